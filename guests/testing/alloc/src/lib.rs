@@ -1,0 +1,28 @@
+//! Holds `mb` MiB of guest memory at once, touching every page so the growth is real.
+
+wit_bindgen::generate!({ path: "../../../wit", world: "click-handler" });
+
+use clickrules::handler::host::config;
+
+struct Alloc;
+
+impl Guest for Alloc {
+    fn handle(_click: Click) -> Result<Vec<Action>, String> {
+        let mb = config("mb")
+            .ok_or("setting mb is required")?
+            .parse::<usize>()
+            .map_err(|e| format!("mb: {e}"))?;
+        // One MiB at a time, as a growing program would, rather than one huge request.
+        let mut chunks: Vec<Vec<u8>> = Vec::with_capacity(mb);
+        for n in 0..mb {
+            let mut chunk = vec![0u8; 1 << 20];
+            for page in chunk.chunks_mut(4096) {
+                page[0] = n as u8;
+            }
+            chunks.push(std::hint::black_box(chunk));
+        }
+        Ok(vec![Action::Ignore(format!("held {} MiB", chunks.len()))])
+    }
+}
+
+export!(Alloc);

@@ -1,0 +1,100 @@
+//! Limits and settings: typed configuration with named defaults.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Wall-clock budget for one press of the guest, instantiation included.
+pub const DEFAULT_TIMEOUT_MS: u64 = 1_000;
+/// Linear memory a guest may hold at once. JavaScript and Python guests carry an interpreter
+/// heap of tens of MiB, so this is well above what a Rust guest needs (about 1 MiB).
+pub const DEFAULT_MEMORY_MB: u64 = 128;
+/// Instructions (fuel units) a press may use. Set so that a runaway loop meets the deadline
+/// first; fuel exists mainly to report the instructions each press used.
+pub const DEFAULT_FUEL: u64 = 20_000_000_000;
+/// Presses that may run at once through one engine (the pooling allocator's slots).
+pub const DEFAULT_MAX_CONCURRENT_PRESSES: u32 = 16;
+
+/// Hard limits applied to every press.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Deadline for instantiating the guest and running `handle`.
+    pub timeout: Duration,
+    /// Cap on the guest's linear memory, summed over its memories.
+    pub memory_bytes: u64,
+    /// Fuel given to each press.
+    pub fuel: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_millis(DEFAULT_TIMEOUT_MS),
+            memory_bytes: DEFAULT_MEMORY_MB << 20,
+            fuel: DEFAULT_FUEL,
+        }
+    }
+}
+
+impl Limits {
+    /// Checks the limits can be enforced, naming the one that cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.timeout.is_zero() {
+            return Err(ConfigError::ZeroLimit { limit: "timeout" });
+        }
+        if self.memory_bytes == 0 {
+            return Err(ConfigError::ZeroLimit { limit: "memory" });
+        }
+        if self.fuel == 0 {
+            return Err(ConfigError::ZeroLimit { limit: "fuel" });
+        }
+        // 32-bit linear memories address at most 4 GiB.
+        if self.memory_bytes > 4 << 30 {
+            return Err(ConfigError::MemoryTooLarge {
+                bytes: self.memory_bytes,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Everything an [`Engine`](crate::Engine) is built with.
+#[derive(Debug, Clone, Default)]
+pub struct EngineConfig {
+    /// Limits for every press.
+    pub limits: Limits,
+    /// Deployment settings served to guests through `host.config`.
+    pub settings: BTreeMap<String, String>,
+    /// When set, `snapshot` may only name these regions.
+    pub allowed_regions: Option<Vec<String>>,
+    /// Presses that may run concurrently; 0 means [`DEFAULT_MAX_CONCURRENT_PRESSES`].
+    pub max_concurrent_presses: u32,
+}
+
+/// A configuration the engine cannot run with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A limit of zero would fail every press.
+    #[error("the {limit} limit must be greater than zero")]
+    ZeroLimit {
+        /// Which limit.
+        limit: &'static str,
+    },
+    /// Wasm32 memories cannot exceed 4 GiB.
+    #[error("a memory limit of {bytes} bytes is over the 4 GiB a 32-bit guest can address")]
+    MemoryTooLarge {
+        /// The requested limit.
+        bytes: u64,
+    },
+    /// An allow-listed region is not a region code.
+    #[error("allowed region {region:?} is not an AWS region code such as us-west-1")]
+    BadAllowedRegion {
+        /// The offending entry.
+        region: String,
+    },
+    /// wasmtime refused the configuration.
+    #[error("the WebAssembly runtime could not start: {message}")]
+    Runtime {
+        /// wasmtime's explanation.
+        message: String,
+    },
+}

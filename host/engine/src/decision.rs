@@ -1,0 +1,110 @@
+//! The decision record: one value per press, printed by the CLI, returned and logged by the
+//! Lambda, and compared by tests.
+
+use serde::Serialize;
+
+use crate::action::Action;
+use crate::error::PressError;
+use crate::event::{Click, EventFormat};
+
+/// Which guest decided, so a record can always be traced to exact bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GuestInfo {
+    /// Where it came from (`builtin:default`, a path, `s3://...`), set by the caller.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+    /// SHA-256 of the component bytes, lowercase hex.
+    pub sha256: String,
+    /// Size of the component in bytes.
+    pub size_bytes: u64,
+    /// S3 ETag, when loaded from S3.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    /// S3 version id, when the bucket is versioned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+}
+
+/// Severity of a `host.log` line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    /// Debug detail.
+    Debug,
+    /// Normal operation.
+    Info,
+    /// Something to look at.
+    Warn,
+    /// Something failed.
+    Error,
+}
+
+/// One `host.log` call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogEntry {
+    /// Severity.
+    pub level: LogLevel,
+    /// The message (truncated to the per-line cap).
+    pub message: String,
+}
+
+/// What the guest wrote through `host.log`, stdout and stderr, each capped.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Output {
+    /// `host.log` lines, in order.
+    pub logs: Vec<LogEntry>,
+    /// Log lines dropped once the cap was reached.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub logs_dropped: u64,
+    /// Guest stdout (lossy UTF-8).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub stdout: String,
+    /// Guest stderr (lossy UTF-8).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub stderr: String,
+    /// Bytes of stdout and stderr dropped once the cap was reached.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub output_dropped_bytes: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// Everything about one press.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    /// The format the event arrived in; absent when it was not recognised.
+    pub event_format: Option<EventFormat>,
+    /// The normalised press; absent when the event was malformed.
+    pub click: Option<Click>,
+    /// The guest that decided.
+    pub guest: GuestInfo,
+    /// The validated actions, empty whenever `error` is set: actions are all or nothing.
+    pub actions: Vec<Action>,
+    /// Why the press failed, if it did.
+    pub error: Option<PressError>,
+    /// Instructions executed by the guest (fuel consumed).
+    pub instructions: u64,
+    /// Largest total linear memory the guest held, in bytes.
+    pub peak_memory_bytes: u64,
+    /// Host time for the whole press: normalise, instantiate, run, validate.
+    pub duration_us: u64,
+    /// What the guest logged and printed.
+    pub output: Output,
+}
+
+impl Decision {
+    /// The actions, or the reason there are none.
+    pub fn result(&self) -> Result<&[Action], &PressError> {
+        match &self.error {
+            None => Ok(&self.actions),
+            Some(e) => Err(e),
+        }
+    }
+
+    /// Whether the press succeeded.
+    pub fn is_ok(&self) -> bool {
+        self.error.is_none()
+    }
+}

@@ -1,0 +1,371 @@
+//! Button events in: tell the formats apart and normalise them into a [`Click`].
+
+use aws_lambda_events::event::iot_1_click::IoTOneClickEvent;
+use aws_lambda_events::event::iot_button::IoTButtonEvent;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Longest excerpt of a device-supplied value quoted back in an error.
+const MAX_QUOTED: usize = 64;
+
+/// How the button was pressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ClickType {
+    /// One short press.
+    Single,
+    /// Two presses in quick succession.
+    Double,
+    /// Held for over 1.5 s.
+    Long,
+}
+
+impl ClickType {
+    /// Every click type, in the order tables list them.
+    pub const ALL: [ClickType; 3] = [ClickType::Single, ClickType::Double, ClickType::Long];
+
+    /// The device's spelling: `SINGLE`, `DOUBLE` or `LONG`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClickType::Single => "SINGLE",
+            ClickType::Double => "DOUBLE",
+            ClickType::Long => "LONG",
+        }
+    }
+
+    fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == raw)
+    }
+}
+
+impl std::fmt::Display for ClickType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One press, as the guest sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Click {
+    /// The device's serial number.
+    pub serial_number: String,
+    /// How it was pressed.
+    pub click_type: ClickType,
+    /// Battery voltage in millivolts, when the device reports it.
+    pub battery_mv: Option<u32>,
+    /// When the host received the press, ms since the Unix epoch.
+    pub received_at_ms: u64,
+}
+
+/// Which message format delivered the press.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EventFormat {
+    /// The classic AWS IoT button message, possibly with fields added by a topic rule.
+    IotButton,
+    /// An AWS IoT 1-Click device event.
+    IotOneClick,
+}
+
+/// A recognised event and the click it carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NormalisedEvent {
+    /// The format it arrived in.
+    pub format: EventFormat,
+    /// The press.
+    pub click: Click,
+}
+
+/// Why an event could not be turned into a click. Each variant names the offending field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventError {
+    /// Not parseable as JSON at all.
+    #[error("event is not valid JSON: {message}")]
+    Json {
+        /// The parser's explanation, with line and column.
+        message: String,
+    },
+    /// JSON, but not an object.
+    #[error("event must be a JSON object, got {found}")]
+    NotAnObject {
+        /// What it was instead.
+        found: &'static str,
+    },
+    /// An object with neither format's fields.
+    #[error(
+        "event is neither an IoT button message (serialNumber, clickType) nor an IoT 1-Click \
+         event (deviceEvent, deviceInfo); its fields are: {fields}"
+    )]
+    UnknownFormat {
+        /// The top-level field names found (truncated).
+        fields: String,
+    },
+    /// A required field is absent or empty.
+    #[error("{format} event is missing {field}")]
+    MissingField {
+        /// Which format was recognised.
+        format: &'static str,
+        /// Path of the field, e.g. `deviceInfo.deviceId`.
+        field: String,
+    },
+    /// A field is present but unusable.
+    #[error("{format} event field {field} is {value}; expected {expected}")]
+    InvalidField {
+        /// Which format was recognised.
+        format: &'static str,
+        /// Path of the field.
+        field: String,
+        /// The value found, quoted and truncated.
+        value: String,
+        /// What would have been accepted.
+        expected: String,
+    },
+}
+
+const BUTTON: &str = "IoT button";
+const ONE_CLICK: &str = "IoT 1-Click";
+const CLICK_TYPES: &str = "one of SINGLE, DOUBLE, LONG";
+
+/// Parses a button event in either supported format.
+pub fn normalise_event(bytes: &[u8], received_at_ms: u64) -> Result<NormalisedEvent, EventError> {
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| EventError::Json {
+        message: e.to_string(),
+    })?;
+    let Value::Object(fields) = &value else {
+        return Err(EventError::NotAnObject {
+            found: json_kind(&value),
+        });
+    };
+    if fields.contains_key("deviceEvent") || fields.contains_key("deviceInfo") {
+        let event: IoTOneClickEvent = typed(value, ONE_CLICK)?;
+        one_click(event, received_at_ms)
+    } else if fields.contains_key("serialNumber") || fields.contains_key("clickType") {
+        let event: IoTButtonEvent = typed(value, BUTTON)?;
+        button(event, received_at_ms)
+    } else {
+        let mut names: Vec<&str> = fields.keys().map(String::as_str).take(8).collect();
+        if fields.len() > names.len() {
+            names.push("...");
+        }
+        Err(EventError::UnknownFormat {
+            fields: if names.is_empty() {
+                "(none)".to_string()
+            } else {
+                names.join(", ")
+            },
+        })
+    }
+}
+
+fn button(event: IoTButtonEvent, received_at_ms: u64) -> Result<NormalisedEvent, EventError> {
+    let serial_number = required(event.serial_number, BUTTON, "serialNumber")?;
+    let click_type = click_type(event.click_type, BUTTON, "clickType")?;
+    let battery_mv = event
+        .battery_voltage
+        .map(|raw| {
+            parse_millivolts(&raw).ok_or_else(|| EventError::InvalidField {
+                format: BUTTON,
+                field: "batteryVoltage".into(),
+                value: quote(&raw),
+                expected: "millivolts such as \"1705mV\"".into(),
+            })
+        })
+        .transpose()?;
+    Ok(NormalisedEvent {
+        format: EventFormat::IotButton,
+        click: Click {
+            serial_number,
+            click_type,
+            battery_mv,
+            received_at_ms,
+        },
+    })
+}
+
+fn one_click(event: IoTOneClickEvent, received_at_ms: u64) -> Result<NormalisedEvent, EventError> {
+    let serial_number = required(event.device_info.device_id, ONE_CLICK, "deviceInfo.deviceId")?;
+    let click_type = click_type(
+        event.device_event.button_clicked.click_type,
+        ONE_CLICK,
+        "deviceEvent.buttonClicked.clickType",
+    )?;
+    // 1-Click reports remaining life as a percentage, not a voltage.
+    Ok(NormalisedEvent {
+        format: EventFormat::IotOneClick,
+        click: Click {
+            serial_number,
+            click_type,
+            battery_mv: None,
+            received_at_ms,
+        },
+    })
+}
+
+fn typed<T: DeserializeOwned>(value: Value, format: &'static str) -> Result<T, EventError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        match inner.strip_prefix("missing field `") {
+            Some(rest) => EventError::MissingField {
+                format,
+                field: join_path(&field, rest.trim_end_matches('`')),
+            },
+            None => EventError::InvalidField {
+                format,
+                field,
+                value: inner,
+                expected: "the field's documented type".into(),
+            },
+        }
+    })
+}
+
+fn join_path(parent: &str, field: &str) -> String {
+    if parent.is_empty() || parent == "." {
+        field.to_string()
+    } else {
+        format!("{parent}.{field}")
+    }
+}
+
+fn required(value: Option<String>, format: &'static str, field: &str) -> Result<String, EventError> {
+    match value {
+        Some(v) if !v.trim().is_empty() => Ok(v),
+        _ => Err(EventError::MissingField {
+            format,
+            field: field.into(),
+        }),
+    }
+}
+
+fn click_type(
+    value: Option<String>,
+    format: &'static str,
+    field: &str,
+) -> Result<ClickType, EventError> {
+    let raw = required(value, format, field)?;
+    ClickType::parse(&raw).ok_or_else(|| EventError::InvalidField {
+        format,
+        field: field.into(),
+        value: quote(&raw),
+        expected: CLICK_TYPES.into(),
+    })
+}
+
+/// `"1705mV"`, `"1705 mV"` or `"1705"` → 1705.
+fn parse_millivolts(raw: &str) -> Option<u32> {
+    let trimmed = raw.trim();
+    let digits = trimmed
+        .strip_suffix("mV")
+        .or_else(|| trimmed.strip_suffix("mv"))
+        .unwrap_or(trimmed)
+        .trim_end();
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+fn quote(raw: &str) -> String {
+    let mut end = raw.len().min(MAX_QUOTED);
+    while !raw.is_char_boundary(end) {
+        end -= 1;
+    }
+    if end < raw.len() {
+        format!("{:?}...", &raw[..end])
+    } else {
+        format!("{raw:?}")
+    }
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(json: &str) -> EventError {
+        normalise_event(json.as_bytes(), 0).expect_err("should be rejected")
+    }
+
+    #[test]
+    fn millivolts_accepts_the_device_spellings() {
+        assert_eq!(parse_millivolts("1705mV"), Some(1705));
+        assert_eq!(parse_millivolts("1705 mV"), Some(1705));
+        assert_eq!(parse_millivolts("1705"), Some(1705));
+        assert_eq!(parse_millivolts("abc"), None);
+        assert_eq!(parse_millivolts("-5mV"), None);
+        assert_eq!(parse_millivolts("mV"), None);
+        assert_eq!(parse_millivolts("99999999999mV"), None);
+    }
+
+    #[test]
+    fn missing_battery_is_none() {
+        let e = normalise_event(br#"{"serialNumber":"G1","clickType":"LONG"}"#, 7).unwrap();
+        assert_eq!(e.click.battery_mv, None);
+        assert_eq!(e.click.received_at_ms, 7);
+        assert_eq!(e.format, EventFormat::IotButton);
+    }
+
+    #[test]
+    fn malformed_events_name_the_problem() {
+        assert!(matches!(err("{not json"), EventError::Json { .. }));
+        assert!(matches!(err("[1,2]"), EventError::NotAnObject { found: "an array" }));
+        assert!(matches!(err(r#"{"hello":1}"#), EventError::UnknownFormat { .. }));
+        assert!(matches!(
+            err(r#"{"serialNumber":"G1","clickType":"TRIPLE"}"#),
+            EventError::InvalidField { field, .. } if field == "clickType"
+        ));
+        assert!(matches!(
+            err(r#"{"clickType":"SINGLE"}"#),
+            EventError::MissingField { field, .. } if field == "serialNumber"
+        ));
+        assert!(matches!(
+            err(r#"{"serialNumber":"  ","clickType":"SINGLE"}"#),
+            EventError::MissingField { field, .. } if field == "serialNumber"
+        ));
+        assert!(matches!(
+            err(r#"{"serialNumber":"G1","clickType":"SINGLE","batteryVoltage":"abc"}"#),
+            EventError::InvalidField { field, .. } if field == "batteryVoltage"
+        ));
+        assert!(matches!(
+            err(r#"{"serialNumber":7,"clickType":"SINGLE"}"#),
+            EventError::InvalidField { field, .. } if field == "serialNumber"
+        ));
+        assert!(matches!(
+            err(r#"{"serialNumber":"G1"}"#),
+            EventError::MissingField { field, .. } if field == "clickType"
+        ));
+    }
+
+    #[test]
+    fn one_click_errors_name_nested_fields() {
+        let no_click = r#"{"deviceEvent":{"buttonClicked":{}},"deviceInfo":{"deviceId":"G1","remainingLife":5},"placementInfo":{}}"#;
+        assert!(matches!(
+            err(no_click),
+            EventError::MissingField { field, .. } if field == "deviceEvent.buttonClicked.clickType"
+        ));
+        let bad_id = r#"{"deviceEvent":{"buttonClicked":{"clickType":"SINGLE"}},"deviceInfo":{"deviceId":5,"remainingLife":5},"placementInfo":{}}"#;
+        assert!(matches!(
+            err(bad_id),
+            EventError::InvalidField { field, .. } if field == "deviceInfo.deviceId"
+        ));
+    }
+
+    #[test]
+    fn long_values_are_truncated_in_errors() {
+        let long = "X".repeat(10_000);
+        let e = err(&format!(r#"{{"serialNumber":"G1","clickType":"{long}"}}"#));
+        assert!(e.to_string().len() < 300, "{e}");
+    }
+}

@@ -1,0 +1,48 @@
+//! The clickrules engine: turns (guest component, button event, configuration) into a validated
+//! decision, running the guest in a wasmtime sandbox with no ambient authority and hard limits.
+//!
+//! The engine knows nothing of AWS. It does not execute actions; it returns them, validated,
+//! in a [`Decision`] that the caller (the Lambda adapter, the CLI, a guest author's test) carries
+//! out, prints or asserts on.
+//!
+//! ```no_run
+//! use clickrules_engine::{Engine, EngineConfig};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let engine = Engine::new(EngineConfig::default())?;
+//! let guest = engine.load(&std::fs::read("default.wasm")?)?;
+//! let event = br#"{"serialNumber":"G030JF055364XVRB","batteryVoltage":"1705mV","clickType":"SINGLE"}"#;
+//! let decision = engine.press(&guest, event);
+//! assert!(decision.error.is_none());
+//! println!("{}", serde_json::to_string_pretty(&decision)?);
+//! # Ok(())
+//! # }
+//! ```
+#![deny(missing_docs)]
+
+mod action;
+mod bindings;
+mod capture;
+mod config;
+mod decision;
+mod engine;
+mod epoch;
+mod error;
+mod event;
+mod guest;
+mod limiter;
+mod state;
+
+pub use action::{Action, ValidationError, ValidationPolicy, validate_actions, validate_region};
+pub use config::{
+    ConfigError, DEFAULT_FUEL, DEFAULT_MAX_CONCURRENT_PRESSES, DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_MS,
+    EngineConfig, Limits,
+};
+pub use decision::{Decision, GuestInfo, LogEntry, LogLevel, Output};
+pub use engine::Engine;
+pub use error::{LoadError, PressError};
+pub use event::{Click, ClickType, EventError, EventFormat, NormalisedEvent, normalise_event};
+pub use guest::{Guest, sha256_hex};
+
+/// The WIT package every guest implements, as guests name it in their imports.
+pub const WIT_PACKAGE: &str = "clickrules:handler@0.1.0";

@@ -1,0 +1,19 @@
+//! Every guest built from `guests/` is exercised by some test, as in wasmtime's test-programs.
+
+#[test]
+fn every_guest_is_used_by_a_test() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let mut sources = String::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "rs") && !path.ends_with(file!().rsplit('/').next().unwrap()) {
+            sources.push_str(&std::fs::read_to_string(&path).unwrap());
+        }
+    }
+    let untested: Vec<&str> = clickrules_tests::guests::ALL
+        .iter()
+        .map(|(name, _)| *name)
+        .filter(|name| !sources.contains(&format!("guests::{name}")))
+        .collect();
+    assert!(untested.is_empty(), "guests without a test: {untested:?}");
+}

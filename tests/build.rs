@@ -8,7 +8,10 @@ fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let guests_dir = root.join("guests");
     let mut packages = Vec::new();
-    for (prefix, dir) in [("clickrules-guest-", guests_dir.clone()), ("clickrules-test-", guests_dir.join("testing"))] {
+    for (prefix, dir) in [
+        ("clickrules-guest-", guests_dir.clone()),
+        ("clickrules-test-", guests_dir.join("testing")),
+    ] {
         println!("cargo:rerun-if-changed={}", dir.display());
         let mut names: Vec<String> = std::fs::read_dir(&dir)
             .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
@@ -23,7 +26,9 @@ fn main() {
     let built = clickrules_guest_build::build(&guests_dir, &root.join("wit"), &refs);
 
     let mut code = String::new();
-    let mut all = String::from("/// Every guest: (constant name, path).\npub const ALL: &[(&str, &str)] = &[\n");
+    let mut all = String::from(
+        "/// Every guest: (constant name, path).\npub const ALL: &[(&str, &str)] = &[\n",
+    );
     for guest in &built {
         let name = guest
             .package
@@ -32,7 +37,12 @@ fn main() {
             .replace('-', "_")
             .to_uppercase();
         let path = guest.wasm.display();
-        writeln!(code, "/// Component built from package `{}`.", guest.package).unwrap();
+        writeln!(
+            code,
+            "/// Component built from package `{}`.",
+            guest.package
+        )
+        .unwrap();
         writeln!(code, "pub const {name}: &str = {:?};", path.to_string()).unwrap();
         writeln!(all, "    ({name:?}, {name}),").unwrap();
     }

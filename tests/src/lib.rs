@@ -16,7 +16,10 @@ pub fn fixtures_dir() -> PathBuf {
         return PathBuf::from(dir);
     }
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    for candidate in [repo.join("tests/fixtures/events"), repo.join("../shared/fixtures/events")] {
+    for candidate in [
+        repo.join("tests/fixtures/events"),
+        repo.join("../shared/fixtures/events"),
+    ] {
         if candidate.is_dir() {
             return candidate;
         }

@@ -10,19 +10,25 @@ use common::{assert_healthy, engine, load};
 fn malformed_events_are_rejected_with_the_field_named() {
     let engine = engine();
     let guest = load(&engine, guests::DEFAULT);
-    let cases: [(&str, fn(&EventError) -> bool); 6] = [
+    type Expect = fn(&EventError) -> bool;
+    let cases: [(&str, Expect); 6] = [
         ("not json", |e| matches!(e, EventError::Json { .. })),
         ("42", |e| matches!(e, EventError::NotAnObject { .. })),
-        (r#"{"foo":"bar"}"#, |e| matches!(e, EventError::UnknownFormat { .. })),
-        (r#"{"serialNumber":"G1","clickType":"TRIPLE"}"#, |e| {
-            matches!(e, EventError::InvalidField { field, .. } if field == "clickType")
+        (r#"{"foo":"bar"}"#, |e| {
+            matches!(e, EventError::UnknownFormat { .. })
         }),
-        (r#"{"batteryVoltage":"1705mV","clickType":"SINGLE"}"#, |e| {
-            matches!(e, EventError::MissingField { field, .. } if field == "serialNumber")
-        }),
-        (r#"{"serialNumber":"G1","clickType":"SINGLE","batteryVoltage":"abc"}"#, |e| {
-            matches!(e, EventError::InvalidField { field, .. } if field == "batteryVoltage")
-        }),
+        (
+            r#"{"serialNumber":"G1","clickType":"TRIPLE"}"#,
+            |e| matches!(e, EventError::InvalidField { field, .. } if field == "clickType"),
+        ),
+        (
+            r#"{"batteryVoltage":"1705mV","clickType":"SINGLE"}"#,
+            |e| matches!(e, EventError::MissingField { field, .. } if field == "serialNumber"),
+        ),
+        (
+            r#"{"serialNumber":"G1","clickType":"SINGLE","batteryVoltage":"abc"}"#,
+            |e| matches!(e, EventError::InvalidField { field, .. } if field == "batteryVoltage"),
+        ),
     ];
     for (event, expected) in cases {
         let d = engine.press(&guest, event.as_bytes());

@@ -6,7 +6,9 @@ fn every_guest_is_used_by_a_test() {
     let mut sources = String::new();
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "rs") && !path.ends_with(file!().rsplit('/').next().unwrap()) {
+        if path.extension().is_some_and(|e| e == "rs")
+            && !path.ends_with(file!().rsplit('/').next().unwrap())
+        {
             sources.push_str(&std::fs::read_to_string(&path).unwrap());
         }
     }

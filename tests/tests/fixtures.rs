@@ -20,7 +20,11 @@ fn default_guest_backs_up_us_west_1_for_every_fixture() {
     let guest = load(&engine, guests::DEFAULT);
     for name in FIXTURES {
         let d = engine.press(&guest, &fixture(name));
-        assert_eq!(d.result(), Ok(&[Action::snapshot("us-west-1")][..]), "{name}");
+        assert_eq!(
+            d.result(),
+            Ok(&[Action::snapshot("us-west-1")][..]),
+            "{name}"
+        );
         assert!(d.instructions > 0, "{name}: fuel was not metered");
         assert!(d.peak_memory_bytes > 0, "{name}: memory was not measured");
     }
@@ -68,11 +72,20 @@ fn by_click_guest_for_every_fixture() {
         )
     };
     let expected = [
-        ("iot-button-single.json", vec![Action::snapshot("us-west-1")]),
-        ("iot-button-double.json", vec![Action::snapshot("us-east-1")]),
+        (
+            "iot-button-single.json",
+            vec![Action::snapshot("us-west-1")],
+        ),
+        (
+            "iot-button-double.json",
+            vec![Action::snapshot("us-east-1")],
+        ),
         ("iot-button-long.json", vec![held("G030JF055364XVRB")]),
         ("iot-1-click.json", vec![held("G030PM0412345678")]),
-        ("topic-rule-extra-fields.json", vec![Action::snapshot("us-east-1")]),
+        (
+            "topic-rule-extra-fields.json",
+            vec![Action::snapshot("us-east-1")],
+        ),
     ];
     for (name, actions) in expected {
         let d = engine.press(&guest, &fixture(name));
@@ -82,7 +95,10 @@ fn by_click_guest_for_every_fixture() {
 
 #[test]
 fn by_click_warns_about_a_low_battery() {
-    let engine = engine_with(settings(&[("low_battery_mv", "1600"), ("second_region", "eu-west-1")]));
+    let engine = engine_with(settings(&[
+        ("low_battery_mv", "1600"),
+        ("second_region", "eu-west-1"),
+    ]));
     let guest = load(&engine, guests::BY_CLICK);
     let d = engine.press(&guest, &fixture("topic-rule-extra-fields.json"));
     assert_eq!(
@@ -95,7 +111,12 @@ fn by_click_warns_about_a_low_battery() {
             ),
         ][..])
     );
-    assert_eq!(d.output.logs.len(), 1, "the guest logs the warning: {:?}", d.output);
+    assert_eq!(
+        d.output.logs.len(),
+        1,
+        "the guest logs the warning: {:?}",
+        d.output
+    );
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use clickrules_engine::{ClickType, DEFAULT_TIMEOUT_MS, PressError};
 use clickrules_tests::guests;
-use common::{assert_healthy, click, engine, engine_with, limits, load, settings, SINGLE};
+use common::{SINGLE, assert_healthy, click, engine, engine_with, limits, load, settings};
 
 #[test]
 fn deadline_obeyed() {
@@ -24,10 +24,18 @@ fn deadline_violated_by_an_infinite_loop() {
     let start = Instant::now();
     let d = engine.press(&guest, SINGLE);
     let took = start.elapsed();
-    assert_eq!(d.error, Some(PressError::Deadline { timeout_ms: DEFAULT_TIMEOUT_MS }));
+    assert_eq!(
+        d.error,
+        Some(PressError::Deadline {
+            timeout_ms: DEFAULT_TIMEOUT_MS
+        })
+    );
     assert!(d.actions.is_empty());
     // Generous bound for a loaded CI machine; the point is that the loop was stopped.
-    assert!(took < Duration::from_millis(DEFAULT_TIMEOUT_MS * 5), "took {took:?}");
+    assert!(
+        took < Duration::from_millis(DEFAULT_TIMEOUT_MS * 5),
+        "took {took:?}"
+    );
     assert_healthy(&engine);
 }
 
@@ -49,7 +57,11 @@ fn fuel_obeyed() {
     let guest = load(&engine, guests::SPIN);
     let d = engine.press(&guest, SINGLE);
     assert!(d.is_ok(), "{d:?}");
-    assert!(d.instructions > 10_000 && d.instructions < 5_000_000, "{}", d.instructions);
+    assert!(
+        d.instructions > 10_000 && d.instructions < 5_000_000,
+        "{}",
+        d.instructions
+    );
 }
 
 #[test]
@@ -74,8 +86,16 @@ fn memory_obeyed() {
     let guest = load(&engine, guests::ALLOC);
     let d = engine.press(&guest, SINGLE);
     assert!(d.is_ok(), "{d:?}");
-    assert!(d.peak_memory_bytes >= 8 << 20, "peak {}", d.peak_memory_bytes);
-    assert!(d.peak_memory_bytes <= 32 << 20, "peak {}", d.peak_memory_bytes);
+    assert!(
+        d.peak_memory_bytes >= 8 << 20,
+        "peak {}",
+        d.peak_memory_bytes
+    );
+    assert!(
+        d.peak_memory_bytes <= 32 << 20,
+        "peak {}",
+        d.peak_memory_bytes
+    );
 }
 
 #[test]
@@ -87,7 +107,10 @@ fn memory_violated() {
     let guest = load(&engine, guests::ALLOC);
     let d = engine.press(&guest, SINGLE);
     match d.error {
-        Some(PressError::MemoryLimit { limit_bytes, requested_bytes }) => {
+        Some(PressError::MemoryLimit {
+            limit_bytes,
+            requested_bytes,
+        }) => {
             assert_eq!(limit_bytes, 32 << 20);
             assert!(requested_bytes > limit_bytes);
         }
@@ -117,7 +140,9 @@ fn guest_err_is_reported() {
     let d = engine.press_click(&guest, click(ClickType::Double, None));
     assert_eq!(
         d.error,
-        Some(PressError::GuestError { message: "refusing press from G030JF055364XVRB".into() })
+        Some(PressError::GuestError {
+            message: "refusing press from G030JF055364XVRB".into()
+        })
     );
     assert_healthy(&engine);
 }

@@ -12,8 +12,14 @@ use common::{assert_healthy, engine, load};
 fn empty_and_non_wasm_bytes() {
     let engine = engine();
     assert_eq!(engine.load(b"").unwrap_err(), LoadError::Empty);
-    assert_eq!(engine.load(b"#!/bin/sh\necho hi\n").unwrap_err(), LoadError::NotWasm);
-    assert_eq!(engine.load(b"{\"not\":\"wasm\"}").unwrap_err(), LoadError::NotWasm);
+    assert_eq!(
+        engine.load(b"#!/bin/sh\necho hi\n").unwrap_err(),
+        LoadError::NotWasm
+    );
+    assert_eq!(
+        engine.load(b"{\"not\":\"wasm\"}").unwrap_err(),
+        LoadError::NotWasm
+    );
     assert_healthy(&engine);
 }
 
@@ -45,7 +51,10 @@ fn random_bytes_after_a_component_header_are_invalid() {
         x ^= x << 5;
         bytes.push(x as u8);
     }
-    assert!(matches!(engine.load(&bytes).unwrap_err(), LoadError::Invalid { .. }));
+    assert!(matches!(
+        engine.load(&bytes).unwrap_err(),
+        LoadError::Invalid { .. }
+    ));
 }
 
 #[test]
@@ -66,10 +75,14 @@ fn wrong_world_names_the_missing_export() {
 #[test]
 fn unknown_import_is_named() {
     let engine = engine();
-    let err = engine.load(&guest_bytes(guests::UNKNOWN_IMPORT)).unwrap_err();
+    let err = engine
+        .load(&guest_bytes(guests::UNKNOWN_IMPORT))
+        .unwrap_err();
     assert_eq!(
         err,
-        LoadError::UnsupportedImport { import: "acme:telemetry/sink@1.0.0".into() }
+        LoadError::UnsupportedImport {
+            import: "acme:telemetry/sink@1.0.0".into()
+        }
     );
     assert_healthy(&engine);
 }
@@ -81,7 +94,10 @@ fn compiled_guests_are_cached_by_sha256() {
     assert!(engine.cached(&sha256_hex(&bytes)).is_none());
     let first = engine.load(&bytes).unwrap();
     let second = engine.load(&bytes).unwrap();
-    assert!(Arc::ptr_eq(&first, &second), "the second load must not recompile");
+    assert!(
+        Arc::ptr_eq(&first, &second),
+        "the second load must not recompile"
+    );
     assert_eq!(first.sha256(), sha256_hex(&bytes));
     assert_eq!(first.size_bytes(), bytes.len() as u64);
     assert!(engine.cached(first.sha256()).is_some());
@@ -94,7 +110,10 @@ fn a_guest_from_another_engine_is_refused_not_run() {
     let guest = load(&a, guests::DEFAULT);
     let d = b.press(&guest, common::SINGLE);
     assert!(
-        matches!(d.error, Some(clickrules_engine::PressError::Instantiate { .. })),
+        matches!(
+            d.error,
+            Some(clickrules_engine::PressError::Instantiate { .. })
+        ),
         "{d:?}"
     );
 }

@@ -4,7 +4,7 @@ mod common;
 
 use clickrules_engine::LogLevel;
 use clickrules_tests::guests;
-use common::{engine_with, load, settings, SINGLE};
+use common::{SINGLE, engine_with, load, settings};
 
 #[test]
 fn output_is_captured() {
@@ -12,7 +12,10 @@ fn output_is_captured() {
     let guest = load(&engine, guests::CHATTY);
     let d = engine.press(&guest, SINGLE);
     assert!(d.is_ok(), "{d:?}");
-    assert_eq!(d.output.stdout, "stdout line 0 for G030JF055364XVRB\nstdout line 1 for G030JF055364XVRB\n");
+    assert_eq!(
+        d.output.stdout,
+        "stdout line 0 for G030JF055364XVRB\nstdout line 1 for G030JF055364XVRB\n"
+    );
     assert_eq!(d.output.stderr, "stderr line 0\nstderr line 1\n");
     let levels: Vec<LogLevel> = d.output.logs.iter().map(|l| l.level).collect();
     assert_eq!(levels, [LogLevel::Debug, LogLevel::Info]);
@@ -41,9 +44,15 @@ fn decision_record_serialises() {
     assert_eq!(json["event_format"], "iot-button");
     assert_eq!(json["click"]["click_type"], "SINGLE");
     assert_eq!(json["click"]["battery_mv"], 1705);
-    assert_eq!(json["actions"][0], serde_json::json!({"type": "ignore", "reason": "chatty"}));
+    assert_eq!(
+        json["actions"][0],
+        serde_json::json!({"type": "ignore", "reason": "chatty"})
+    );
     assert_eq!(json["error"], serde_json::Value::Null);
     assert_eq!(json["guest"]["sha256"].as_str().unwrap().len(), 64);
     assert!(json["instructions"].as_u64().unwrap() > 0);
-    assert_eq!(json["output"]["logs"][0], serde_json::json!({"level": "debug", "message": "log line 0"}));
+    assert_eq!(
+        json["output"]["logs"][0],
+        serde_json::json!({"level": "debug", "message": "log line 0"})
+    );
 }

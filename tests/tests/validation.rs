@@ -4,10 +4,13 @@ mod common;
 
 use clickrules_engine::{Action, PressError, ValidationError};
 use clickrules_tests::guests;
-use common::{assert_healthy, engine_with, load, settings, SINGLE};
+use common::{SINGLE, assert_healthy, engine_with, load, settings};
 
 fn press_actions(spec: &str, repeat: usize) -> clickrules_engine::Decision {
-    let engine = engine_with(settings(&[("actions", spec), ("repeat", &repeat.to_string())]));
+    let engine = engine_with(settings(&[
+        ("actions", spec),
+        ("repeat", &repeat.to_string()),
+    ]));
     let guest = load(&engine, guests::ACTIONS);
     engine.press(&guest, SINGLE)
 }
@@ -23,9 +26,14 @@ fn eleven_actions_violated() {
     let d = press_actions("snapshot:us-west-1", 11);
     assert_eq!(
         d.error,
-        Some(PressError::InvalidActions(ValidationError::TooManyActions { count: 11, max: 10 }))
+        Some(PressError::InvalidActions(
+            ValidationError::TooManyActions { count: 11, max: 10 }
+        ))
     );
-    assert!(d.actions.is_empty(), "nothing is executed when any action is invalid");
+    assert!(
+        d.actions.is_empty(),
+        "nothing is executed when any action is invalid"
+    );
 }
 
 #[test]
@@ -34,7 +42,10 @@ fn one_bad_region_rejects_the_whole_list() {
     assert!(
         matches!(
             &d.error,
-            Some(PressError::InvalidActions(ValidationError::InvalidRegion { index: 1, .. }))
+            Some(PressError::InvalidActions(ValidationError::InvalidRegion {
+                index: 1,
+                ..
+            }))
         ),
         "{d:?}"
     );
@@ -45,20 +56,24 @@ fn one_bad_region_rejects_the_whole_list() {
 fn allowed_regions_obeyed_and_violated() {
     let engine = engine_with(|c| {
         c.allowed_regions = Some(vec!["us-west-1".into(), "us-east-1".into()]);
-        c.settings.insert("actions".into(), "snapshot:us-east-1".into());
+        c.settings
+            .insert("actions".into(), "snapshot:us-east-1".into());
     });
     let guest = load(&engine, guests::ACTIONS);
     assert!(engine.press(&guest, SINGLE).is_ok());
 
     let engine = engine_with(|c| {
         c.allowed_regions = Some(vec!["us-west-1".into()]);
-        c.settings.insert("actions".into(), "snapshot:eu-west-1".into());
+        c.settings
+            .insert("actions".into(), "snapshot:eu-west-1".into());
     });
     let guest = load(&engine, guests::ACTIONS);
     let d = engine.press(&guest, SINGLE);
     assert!(matches!(
         d.error,
-        Some(PressError::InvalidActions(ValidationError::RegionNotAllowed { index: 0, .. }))
+        Some(PressError::InvalidActions(
+            ValidationError::RegionNotAllowed { index: 0, .. }
+        ))
     ));
 }
 
@@ -77,14 +92,21 @@ fn notify_subject_too_long_violated() {
     let d = engine.press(&guest, SINGLE);
     assert_eq!(
         d.error,
-        Some(PressError::InvalidActions(ValidationError::SubjectLength { index: 0, len: 101, max: 100 }))
+        Some(PressError::InvalidActions(ValidationError::SubjectLength {
+            index: 0,
+            len: 101,
+            max: 100
+        }))
     );
     assert_healthy(&engine);
 }
 
 #[test]
 fn every_action_kind_round_trips() {
-    let d = press_actions("snapshot:ap-southeast-2;notify:Hello|World;ignore:just testing", 1);
+    let d = press_actions(
+        "snapshot:ap-southeast-2;notify:Hello|World;ignore:just testing",
+        1,
+    );
     assert_eq!(
         d.result(),
         Ok(&[

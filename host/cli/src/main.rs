@@ -1,1 +1,41 @@
-fn main() {}
+//! `clickrules`: simulate button presses through a guest and check guests before uploading.
+
+mod args;
+mod check;
+mod press;
+mod render;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Run button-press rules (WebAssembly guests) locally, exactly as the Lambda runs them.
+#[derive(Debug, Parser)]
+#[command(name = "clickrules", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Simulate one press through a guest and print the decision (a dry run: nothing is executed).
+    Press(press::PressArgs),
+    /// Press a guest with every click type and battery edge case; fails if any press fails.
+    Check(check::CheckArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Press(args) => press::run(args),
+        Command::Check(args) => check::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

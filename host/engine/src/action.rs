@@ -142,7 +142,10 @@ pub enum ValidationError {
 }
 
 /// Checks every action; any failure rejects the whole list, so nothing is half-done.
-pub fn validate_actions(actions: &[Action], policy: &ValidationPolicy) -> Result<(), ValidationError> {
+pub fn validate_actions(
+    actions: &[Action],
+    policy: &ValidationPolicy,
+) -> Result<(), ValidationError> {
     if actions.len() > MAX_ACTIONS {
         return Err(ValidationError::TooManyActions {
             count: actions.len(),
@@ -310,7 +313,11 @@ mod tests {
         ));
         assert!(matches!(
             check(&[Action::notify("bad\nline", "m")]),
-            Err(ValidationError::SubjectNotPrintable { found: '\n', position: 3, .. })
+            Err(ValidationError::SubjectNotPrintable {
+                found: '\n',
+                position: 3,
+                ..
+            })
         ));
         assert!(matches!(
             check(&[Action::notify("café", "m")]),

@@ -8,9 +8,11 @@ pub const DEFAULT_TIMEOUT_MS: u64 = 1_000;
 /// Linear memory a guest may hold at once. JavaScript and Python guests carry an interpreter
 /// heap of tens of MiB, so this is well above what a Rust guest needs (about 1 MiB).
 pub const DEFAULT_MEMORY_MB: u64 = 128;
-/// Instructions (fuel units) a press may use. Set so that a runaway loop meets the deadline
-/// first; fuel exists mainly to report the instructions each press used.
-pub const DEFAULT_FUEL: u64 = 20_000_000_000;
+/// Fuel units (roughly wasm instructions) a press may use. Compiled wasm burns over 10^10 units
+/// a second in a tight loop, so this default lets the wall-clock deadline bind first; fuel is
+/// there to report what each press used, and a deployment that wants a deterministic budget
+/// sets a lower one.
+pub const DEFAULT_FUEL: u64 = 1_000_000_000_000;
 /// Presses that may run at once through one engine (the pooling allocator's slots).
 pub const DEFAULT_MAX_CONCURRENT_PRESSES: u32 = 16;
 

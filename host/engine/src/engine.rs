@@ -131,7 +131,12 @@ impl Engine {
             return Ok(hit);
         }
         // Compile outside the lock: it takes milliseconds to seconds, and presses must not wait.
-        let compiled = Arc::new(guest::compile(&self.wasmtime, &self.linker, bytes, sha.clone())?);
+        let compiled = Arc::new(guest::compile(
+            &self.wasmtime,
+            &self.linker,
+            bytes,
+            sha.clone(),
+        )?);
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(raced) = cache.by_sha.get(&sha) {
             return Ok(Arc::clone(raced));

@@ -104,7 +104,9 @@ pub enum PressError {
         fuel: u64,
     },
     /// The guest tried to hold more memory than the cap.
-    #[error("the guest tried to grow its memory to {requested_bytes} bytes, over the {limit_bytes}-byte cap")]
+    #[error(
+        "the guest tried to grow its memory to {requested_bytes} bytes, over the {limit_bytes}-byte cap"
+    )]
     MemoryLimit {
         /// The cap.
         limit_bytes: u64,

@@ -65,7 +65,18 @@ pub enum EventFormat {
     /// The classic AWS IoT button message, possibly with fields added by a topic rule.
     IotButton,
     /// An AWS IoT 1-Click device event.
+    #[serde(rename = "iot-1-click")]
     IotOneClick,
+}
+
+impl EventFormat {
+    /// The name records use: `iot-button` or `iot-1-click`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventFormat::IotButton => "iot-button",
+            EventFormat::IotOneClick => "iot-1-click",
+        }
+    }
 }
 
 /// A recognised event and the click it carries.
@@ -184,7 +195,11 @@ fn button(event: IoTButtonEvent, received_at_ms: u64) -> Result<NormalisedEvent,
 }
 
 fn one_click(event: IoTOneClickEvent, received_at_ms: u64) -> Result<NormalisedEvent, EventError> {
-    let serial_number = required(event.device_info.device_id, ONE_CLICK, "deviceInfo.deviceId")?;
+    let serial_number = required(
+        event.device_info.device_id,
+        ONE_CLICK,
+        "deviceInfo.deviceId",
+    )?;
     let click_type = click_type(
         event.device_event.button_clicked.click_type,
         ONE_CLICK,
@@ -229,7 +244,11 @@ fn join_path(parent: &str, field: &str) -> String {
     }
 }
 
-fn required(value: Option<String>, format: &'static str, field: &str) -> Result<String, EventError> {
+fn required(
+    value: Option<String>,
+    format: &'static str,
+    field: &str,
+) -> Result<String, EventError> {
     match value {
         Some(v) if !v.trim().is_empty() => Ok(v),
         _ => Err(EventError::MissingField {
@@ -320,8 +339,14 @@ mod tests {
     #[test]
     fn malformed_events_name_the_problem() {
         assert!(matches!(err("{not json"), EventError::Json { .. }));
-        assert!(matches!(err("[1,2]"), EventError::NotAnObject { found: "an array" }));
-        assert!(matches!(err(r#"{"hello":1}"#), EventError::UnknownFormat { .. }));
+        assert!(matches!(
+            err("[1,2]"),
+            EventError::NotAnObject { found: "an array" }
+        ));
+        assert!(matches!(
+            err(r#"{"hello":1}"#),
+            EventError::UnknownFormat { .. }
+        ));
         assert!(matches!(
             err(r#"{"serialNumber":"G1","clickType":"TRIPLE"}"#),
             EventError::InvalidField { field, .. } if field == "clickType"

@@ -140,7 +140,9 @@ fn check_import(name: &str) -> Result<(), LoadError> {
             import: name.to_string(),
             supported: SUPPORTED_VERSIONS,
         }),
-        Some(("wasi", pkg)) if WASI_PACKAGES.contains(&pkg) && version.starts_with("0.2.") => Ok(()),
+        Some(("wasi", pkg)) if WASI_PACKAGES.contains(&pkg) && version.starts_with("0.2.") => {
+            Ok(())
+        }
         _ => Err(LoadError::UnsupportedImport {
             import: name.to_string(),
         }),

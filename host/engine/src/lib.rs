@@ -35,8 +35,8 @@ mod state;
 
 pub use action::{Action, ValidationError, ValidationPolicy, validate_actions, validate_region};
 pub use config::{
-    ConfigError, DEFAULT_FUEL, DEFAULT_MAX_CONCURRENT_PRESSES, DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_MS,
-    EngineConfig, Limits,
+    ConfigError, DEFAULT_FUEL, DEFAULT_MAX_CONCURRENT_PRESSES, DEFAULT_MEMORY_MB,
+    DEFAULT_TIMEOUT_MS, EngineConfig, Limits,
 };
 pub use decision::{Decision, GuestInfo, LogEntry, LogLevel, Output};
 pub use engine::Engine;

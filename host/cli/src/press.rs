@@ -1,0 +1,102 @@
+//! `clickrules press`: one simulated press, printed as a table or as the JSON record.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use clickrules_engine::ClickType;
+
+use crate::args::{EngineArgs, load_guest};
+use crate::render;
+
+/// A serial that cannot be mistaken for a real device in logs.
+const SIMULATED_SERIAL: &str = "G030SIMULATED001";
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ClickArg {
+    Single,
+    Double,
+    Long,
+}
+
+impl From<ClickArg> for ClickType {
+    fn from(c: ClickArg) -> Self {
+        match c {
+            ClickArg::Single => ClickType::Single,
+            ClickArg::Double => ClickType::Double,
+            ClickArg::Long => ClickType::Long,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct PressArgs {
+    /// The guest component (.wasm); the built-in default guest when omitted.
+    #[arg(long, value_name = "PATH")]
+    guest: Option<PathBuf>,
+    /// How the button is pressed.
+    #[arg(long, value_enum, default_value = "single", conflicts_with = "event")]
+    click: ClickArg,
+    /// Serial number of the simulated button.
+    #[arg(long, default_value = SIMULATED_SERIAL, conflicts_with = "event")]
+    serial: String,
+    /// Battery voltage the button reports, in millivolts (omitted when not given).
+    #[arg(long, value_name = "MV", conflicts_with = "event")]
+    battery_mv: Option<u32>,
+    /// A real event JSON to press with instead (a file, or - for stdin).
+    #[arg(long, value_name = "FILE|-")]
+    event: Option<PathBuf>,
+    /// Print the decision record as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    engine: EngineArgs,
+}
+
+pub fn run(args: PressArgs) -> anyhow::Result<ExitCode> {
+    let event = match &args.event {
+        Some(path) if path.as_os_str() == "-" => {
+            let mut buf = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut buf)
+                .context("cannot read the event from stdin")?;
+            buf
+        }
+        Some(path) => {
+            std::fs::read(path).with_context(|| format!("cannot read event {}", path.display()))?
+        }
+        None => simulated_event(&args.serial, args.click.into(), args.battery_mv),
+    };
+
+    let engine = args.engine.engine()?;
+    let loaded = load_guest(&engine, args.guest.as_ref())?;
+    let mut decision = engine.press(&loaded.guest, &event);
+    decision.guest.uri = Some(loaded.uri);
+
+    if args.json {
+        render::emit(&format!("{}\n", serde_json::to_string_pretty(&decision)?))?;
+    } else {
+        render::emit(&render::decision(&decision))?;
+    }
+    Ok(match &decision.error {
+        None => ExitCode::SUCCESS,
+        Some(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    })
+}
+
+/// The message a classic IoT button publishes, so a simulated press takes the production path.
+fn simulated_event(serial: &str, click: ClickType, battery_mv: Option<u32>) -> Vec<u8> {
+    let mut event = serde_json::json!({
+        "serialNumber": serial,
+        "clickType": click.as_str(),
+    });
+    if let Some(mv) = battery_mv {
+        event["batteryVoltage"] = format!("{mv}mV").into();
+    }
+    event.to_string().into_bytes()
+}

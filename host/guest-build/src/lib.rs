@@ -29,12 +29,19 @@ pub struct BuiltGuest {
 /// Panics with an explanation on failure: that is how a build script reports an error.
 pub fn build(guests_dir: &Path, wit_dir: &Path, packages: &[&str]) -> Vec<BuiltGuest> {
     let manifest = guests_dir.join("Cargo.toml");
-    for watched in [manifest.clone(), guests_dir.join("Cargo.lock"), wit_dir.to_path_buf()] {
+    for watched in [
+        manifest.clone(),
+        guests_dir.join("Cargo.lock"),
+        wit_dir.to_path_buf(),
+    ] {
         println!("cargo:rerun-if-changed={}", watched.display());
     }
     for package in packages {
         let dir = package_dir(guests_dir, package);
-        println!("cargo:rerun-if-changed={}", dir.join("Cargo.toml").display());
+        println!(
+            "cargo:rerun-if-changed={}",
+            dir.join("Cargo.toml").display()
+        );
         println!("cargo:rerun-if-changed={}", dir.join("src").display());
     }
 
@@ -104,7 +111,9 @@ fn package_dir(guests_dir: &Path, package: &str) -> PathBuf {
     } else if let Some(name) = package.strip_prefix("clickrules-test-") {
         guests_dir.join("testing").join(name)
     } else {
-        panic!("guest package {package} does not follow the clickrules-guest-*/clickrules-test-* naming")
+        panic!(
+            "guest package {package} does not follow the clickrules-guest-*/clickrules-test-* naming"
+        )
     }
 }
 
@@ -148,7 +157,9 @@ fn ensure_target_installed() {
         .status();
     match status {
         Ok(s) if s.success() => {}
-        Ok(s) => panic!("`rustup target add {GUEST_TARGET}` failed ({s}); install the target and retry"),
+        Ok(s) => {
+            panic!("`rustup target add {GUEST_TARGET}` failed ({s}); install the target and retry")
+        }
         Err(e) => panic!(
             "the {GUEST_TARGET} target is missing and rustup could not be run ({e}); \
              install the target for your toolchain and retry"

@@ -61,7 +61,9 @@ fn floor(n: usize) -> Stats {
         .wasm_component_model(true)
         .consume_fuel(true)
         .epoch_interruption(true)
-        .allocation_strategy(InstanceAllocationStrategy::Pooling(PoolingAllocationConfig::default()));
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(
+            PoolingAllocationConfig::default(),
+        ));
     let engine = wasmtime::Engine::new(&config).unwrap();
     let component = Component::new(&engine, EMPTY_COMPONENT).unwrap();
     let linker = Linker::<()>::new(&engine);
@@ -71,7 +73,9 @@ fn floor(n: usize) -> Stats {
         store.set_fuel(u64::MAX / 2).unwrap();
         store.set_epoch_deadline(1_000);
         let instance = pre.instantiate(&mut store).unwrap();
-        let func = instance.get_typed_func::<(), ()>(&mut store, "empty").unwrap();
+        let func = instance
+            .get_typed_func::<(), ()>(&mut store, "empty")
+            .unwrap();
         func.call(&mut store, ()).unwrap();
     })
 }
@@ -118,7 +122,10 @@ fn main() {
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         if arg == "--presses" {
-            presses = args.next().and_then(|n| n.parse().ok()).expect("--presses N");
+            presses = args
+                .next()
+                .and_then(|n| n.parse().ok())
+                .expect("--presses N");
         }
     }
     let backtrace = std::env::var("RUST_BACKTRACE").unwrap_or_else(|_| "unset".into());
@@ -133,7 +140,10 @@ fn main() {
         us(floor.p99),
         us(floor.mean)
     );
-    for (name, path) in [("default guest (Rust)", guests::DEFAULT), ("by-click guest (Rust)", guests::BY_CLICK)] {
+    for (name, path) in [
+        ("default guest (Rust)", guests::DEFAULT),
+        ("by-click guest (Rust)", guests::BY_CLICK),
+    ] {
         let s = warm(path, presses);
         println!(
             "| {name}: event JSON → validated actions | {} | {} | {} | {:.2} |",
@@ -146,7 +156,10 @@ fn main() {
 
     println!("\n| cold (10 runs) | engine start-up p50 | bytes → first decision p50 | max |");
     println!("|---|---|---|---|");
-    for (name, path) in [("default guest (Rust)", guests::DEFAULT), ("by-click guest (Rust)", guests::BY_CLICK)] {
+    for (name, path) in [
+        ("default guest (Rust)", guests::DEFAULT),
+        ("by-click guest (Rust)", guests::BY_CLICK),
+    ] {
         let (start_up, first) = cold(path, 10);
         println!(
             "| {name}, {} KiB | {} | {} | {} |",

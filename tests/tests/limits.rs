@@ -162,6 +162,19 @@ fn presses_are_isolated_from_each_other() {
 }
 
 #[test]
+fn no_state_survives_from_one_press_to_the_next() {
+    let engine = engine();
+    let guest = load(&engine, guests::COUNTER);
+    for _ in 0..50 {
+        let d = engine.press(&guest, SINGLE);
+        assert_eq!(
+            d.result(),
+            Ok(&[clickrules_engine::Action::ignore("press 1, serials seen 1")][..])
+        );
+    }
+}
+
+#[test]
 fn concurrent_presses_do_not_interfere() {
     let engine = std::sync::Arc::new(engine());
     let guest = load(&engine, guests::BY_CLICK);

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use wasmtime::component::{HasSelf, Linker};
-use wasmtime::{InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
+use wasmtime::{Enabled, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 
 use crate::action::{Action, ValidationPolicy, validate_actions, validate_region};
 use crate::bindings::v0_1_0::{ClickHandler, clickrules::handler::types as wit};
@@ -25,6 +25,8 @@ const MAX_CACHED_GUESTS: usize = 8;
 const CORE_INSTANCES_PER_COMPONENT: u32 = 64;
 const MEMORIES_PER_COMPONENT: u32 = 8;
 const TABLES_PER_COMPONENT: u32 = 16;
+/// With PAGEMAP_SCAN, dirty pages up to this much per memory are reset in place.
+const KEEP_RESIDENT_BYTES: usize = 4 << 20;
 /// Bytes of a guest's `err(...)` message kept in the record.
 const MAX_GUEST_ERROR_BYTES: usize = 1024;
 
@@ -79,23 +81,13 @@ impl Engine {
             message: error_text(&e),
         };
 
-        let mut pool = PoolingAllocationConfig::default();
-        pool.total_component_instances(slots)
-            .total_core_instances(slots * CORE_INSTANCES_PER_COMPONENT)
-            .total_memories(slots * MEMORIES_PER_COMPONENT)
-            .total_tables(slots * TABLES_PER_COMPONENT)
-            .max_core_instances_per_component(CORE_INSTANCES_PER_COMPONENT)
-            .max_memories_per_component(MEMORIES_PER_COMPONENT)
-            .max_tables_per_component(TABLES_PER_COMPONENT)
-            .max_memory_size(round_up_to_page(config.limits.memory_bytes))
-            .table_elements(MAX_TABLE_ELEMENTS);
-
-        let mut wasm = wasmtime::Config::new();
-        wasm.wasm_component_model(true)
-            .consume_fuel(true)
-            .epoch_interruption(true)
-            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        let engine = wasmtime::Engine::new(&wasm).map_err(runtime)?;
+        // Where the kernel can report which pages a press dirtied (PAGEMAP_SCAN, Linux 6.7+),
+        // reset just those with memset and keep them mapped: no page faults on the next press.
+        // Elsewhere (Lambda's kernel among them) keep the default madvise reset, since a blind
+        // memset of the whole resident range would cost more than the faults it saves.
+        let engine = wasmtime::Engine::new(&wasm_config(&config, slots, true))
+            .or_else(|_| wasmtime::Engine::new(&wasm_config(&config, slots, false)))
+            .map_err(runtime)?;
 
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(runtime)?;
@@ -242,6 +234,30 @@ impl Engine {
             Err(e) => decision.error = Some(e),
         }
     }
+}
+
+fn wasm_config(config: &EngineConfig, slots: u32, pagemap_scan: bool) -> wasmtime::Config {
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(slots)
+        .total_core_instances(slots * CORE_INSTANCES_PER_COMPONENT)
+        .total_memories(slots * MEMORIES_PER_COMPONENT)
+        .total_tables(slots * TABLES_PER_COMPONENT)
+        .max_core_instances_per_component(CORE_INSTANCES_PER_COMPONENT)
+        .max_memories_per_component(MEMORIES_PER_COMPONENT)
+        .max_tables_per_component(TABLES_PER_COMPONENT)
+        .max_memory_size(round_up_to_page(config.limits.memory_bytes))
+        .table_elements(MAX_TABLE_ELEMENTS);
+    if pagemap_scan {
+        pool.pagemap_scan(Enabled::Yes)
+            .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
+            .table_keep_resident(KEEP_RESIDENT_BYTES);
+    }
+    let mut wasm = wasmtime::Config::new();
+    wasm.wasm_component_model(true)
+        .consume_fuel(true)
+        .epoch_interruption(true)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    wasm
 }
 
 fn empty_decision(guest: &Guest) -> Decision {

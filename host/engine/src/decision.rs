@@ -96,7 +96,9 @@ pub struct Decision {
     pub actions: Vec<Action>,
     /// Why the press failed, if it did.
     pub error: Option<PressError>,
-    /// Instructions executed by the guest (fuel consumed).
+    /// Instructions executed by the guest (fuel consumed). When a press is stopped by its
+    /// deadline this is a lower bound: wasmtime flushes the count of a running loop only at
+    /// calls and returns, and an interrupted loop never reaches either.
     pub instructions: u64,
     /// Largest total linear memory the guest held, in bytes.
     pub peak_memory_bytes: u64,

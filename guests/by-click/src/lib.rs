@@ -33,13 +33,15 @@ impl Guest for ByClick {
 
         let threshold = match config("low_battery_mv") {
             None => DEFAULT_LOW_BATTERY_MV,
-            Some(raw) => raw
-                .trim()
-                .parse::<u32>()
-                .map_err(|_| format!("setting low_battery_mv must be a whole number of millivolts, got {raw:?}"))?,
+            Some(raw) => raw.trim().parse::<u32>().map_err(|_| {
+                format!("setting low_battery_mv must be a whole number of millivolts, got {raw:?}")
+            })?,
         };
         if let Some(mv) = click.battery_mv.filter(|mv| *mv < threshold) {
-            log(Level::Warn, &format!("battery at {mv} mV, below {threshold} mV"));
+            log(
+                Level::Warn,
+                &format!("battery at {mv} mV, below {threshold} mV"),
+            );
             actions.push(Action::Notify(Notification {
                 subject: format!("Button {} battery low", click.serial_number),
                 message: format!(

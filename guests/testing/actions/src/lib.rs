@@ -1,6 +1,7 @@
 //! Returns whatever actions its `actions` setting spells out, so tests can hand the host any
 //! list: `snapshot:REGION`, `notify:SUBJECT|MESSAGE`, `ignore:REASON`, separated by `;`.
-//! `repeat` (default 1) repeats the whole list; `subject_len` builds a subject of that many 'x'.
+//! `repeat` (default 1) repeats the whole list; `subject_len` builds a subject of that many 'x';
+//! `region_mb` adds a snapshot whose region is that many MiB long.
 
 wit_bindgen::generate!({ path: "../../../wit", world: "click-handler" });
 
@@ -32,8 +33,14 @@ impl Guest for Actions {
                 other => return Err(format!("unknown action kind {other:?}")),
             });
         }
+        if let Some(n) = config("region_mb") {
+            let n = n.parse::<usize>().map_err(|e| format!("region_mb: {e}"))?;
+            once.push(Action::Snapshot("x".repeat(n << 20)));
+        }
         if let Some(n) = config("subject_len") {
-            let n = n.parse::<usize>().map_err(|e| format!("subject_len: {e}"))?;
+            let n = n
+                .parse::<usize>()
+                .map_err(|e| format!("subject_len: {e}"))?;
             once.push(Action::Notify(Notification {
                 subject: "x".repeat(n),
                 message: "long subject".to_string(),

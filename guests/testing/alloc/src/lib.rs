@@ -1,4 +1,5 @@
-//! Holds `mb` MiB of guest memory at once, touching every page so the growth is real.
+//! Holds `mb` MiB of guest memory at once, touching every page so the growth is real; or, with
+//! `single_mb`, asks for that much in one allocation.
 
 wit_bindgen::generate!({ path: "../../../wit", world: "click-handler" });
 
@@ -8,6 +9,16 @@ struct Alloc;
 
 impl Guest for Alloc {
     fn handle(_click: Click) -> Result<Vec<Action>, String> {
+        if let Some(single) = config("single_mb") {
+            let mb = single
+                .parse::<usize>()
+                .map_err(|e| format!("single_mb: {e}"))?;
+            let block = std::hint::black_box(vec![1u8; mb << 20]);
+            return Ok(vec![Action::Ignore(format!(
+                "one block of {} MiB",
+                block.len() >> 20
+            ))]);
+        }
         let mb = config("mb")
             .ok_or("setting mb is required")?
             .parse::<usize>()

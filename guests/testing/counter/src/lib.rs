@@ -16,7 +16,10 @@ impl Guest for Counter {
         let n = PRESSES.fetch_add(1, Ordering::Relaxed) + 1;
         let mut seen = SEEN.lock().map_err(|e| e.to_string())?;
         seen.push(click.serial_number);
-        Ok(vec![Action::Ignore(format!("press {n}, serials seen {}", seen.len()))])
+        Ok(vec![Action::Ignore(format!(
+            "press {n}, serials seen {}",
+            seen.len()
+        ))])
     }
 }
 

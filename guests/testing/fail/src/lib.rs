@@ -2,7 +2,6 @@
 
 wit_bindgen::generate!({ path: "../../../wit", world: "click-handler" });
 
-
 struct Fail;
 
 impl Guest for Fail {

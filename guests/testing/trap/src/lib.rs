@@ -2,7 +2,6 @@
 
 wit_bindgen::generate!({ path: "../../../wit", world: "click-handler" });
 
-
 struct Trap;
 
 impl Guest for Trap {

@@ -1,5 +1,8 @@
-//! Builds every Rust guest in `guests/` and emits one path constant per guest (`BY_CLICK`,
-//! `SPIN`, ...), plus `ALL`, so tests load real components built from source.
+//! Builds every guest in `guests/` and emits one path constant per guest, so tests load real
+//! components built from source: `BY_CLICK`, `SPIN`, ... for the Rust guests (listed in `ALL`),
+//! and `JS_BY_CLICK`, `PYTHON_BY_CLICK`, ... for the other languages, as `Option<&str>`
+//! (`None` when the language's tool is missing locally; under `CI` a missing tool fails the
+//! build). Those are listed in `OTHER_LANGUAGES`.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -48,6 +51,57 @@ fn main() {
     }
     all.push_str("];\n");
     code.push_str(&all);
+
+    let wit_dir = root.join("wit");
+    let mut others = String::from(
+        "/// Guests in other languages: (constant name, path if built).\n\
+         pub const OTHER_LANGUAGES: &[(&str, Option<&str>)] = &[\n",
+    );
+    type Builder = fn(&Path, &Path) -> Option<std::path::PathBuf>;
+    for (lang, marker, build) in [
+        (
+            "js",
+            "package.json",
+            clickrules_guest_build::build_js as Builder,
+        ),
+        (
+            "python",
+            "app.py",
+            clickrules_guest_build::build_python as Builder,
+        ),
+    ] {
+        for dir in guest_folders(&guests_dir.join(lang), marker) {
+            let folder = dir.file_name().unwrap().to_string_lossy().into_owned();
+            let name = format!("{lang}_{folder}").replace('-', "_").to_uppercase();
+            let value = match build(&dir, &wit_dir) {
+                Some(path) => format!("Some({:?})", path.display().to_string()),
+                None => "None".to_string(),
+            };
+            writeln!(
+                code,
+                "/// Component built from `guests/{lang}/{folder}`, if its tool is installed."
+            )
+            .unwrap();
+            writeln!(code, "pub const {name}: Option<&str> = {value};").unwrap();
+            writeln!(others, "    ({name:?}, {name}),").unwrap();
+        }
+    }
+    others.push_str("];\n");
+    code.push_str(&others);
     let out = Path::new(&std::env::var_os("OUT_DIR").expect("OUT_DIR")).join("guests.rs");
     std::fs::write(out, code).expect("write guests.rs");
+}
+
+/// The guest folders under `dir` (those holding `marker`), sorted; none if `dir` is absent.
+fn guest_folders(dir: &Path, marker: &str) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut found: Vec<_> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.join(marker).is_file())
+        .collect();
+    found.sort();
+    found
 }

@@ -32,7 +32,11 @@ fn host_memory_is_flat_over_a_thousand_failing_presses() {
         },
         ..EngineConfig::default()
     };
-    for (k, v) in [("mb", "64"), ("lines", "500"), ("actions", "snapshot:nowhere")] {
+    for (k, v) in [
+        ("mb", "64"),
+        ("lines", "500"),
+        ("actions", "snapshot:nowhere"),
+    ] {
         config.settings.insert(k.into(), v.into());
     }
     let engine = Engine::new(config).unwrap();
@@ -57,10 +61,17 @@ fn host_memory_is_flat_over_a_thousand_failing_presses() {
         let guest = &hostile[run % hostile.len()];
         let d = engine.press(guest, SINGLE);
         // The chatty guest succeeds (its output is capped); every other one must fail.
-        assert!(d.error.is_some() || std::ptr::eq(guest.as_ref(), hostile[5].as_ref()), "{d:?}");
+        assert!(
+            d.error.is_some() || std::ptr::eq(guest.as_ref(), hostile[5].as_ref()),
+            "{d:?}"
+        );
     }
     let growth = rss_bytes().saturating_sub(baseline);
-    println!("host RSS growth over {} failing presses: {} KiB", RUNS - WARM_UP, growth >> 10);
+    println!(
+        "host RSS growth over {} failing presses: {} KiB",
+        RUNS - WARM_UP,
+        growth >> 10
+    );
     assert!(
         growth < MAX_GROWTH_BYTES,
         "host RSS grew by {} KiB over {} failing presses",

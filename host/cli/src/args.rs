@@ -38,7 +38,11 @@ pub struct EngineArgs {
 
 impl EngineArgs {
     pub fn engine(&self) -> anyhow::Result<Engine> {
-        let config = EngineConfig {
+        Engine::new(self.config()?).context("invalid engine configuration")
+    }
+
+    pub fn config(&self) -> anyhow::Result<EngineConfig> {
+        Ok(EngineConfig {
             limits: Limits {
                 timeout: Duration::from_millis(self.timeout_ms),
                 memory_bytes: self
@@ -55,8 +59,7 @@ impl EngineArgs {
                     .collect()
             }),
             max_concurrent_presses: 1,
-        };
-        Engine::new(config).context("invalid engine configuration")
+        })
     }
 }
 

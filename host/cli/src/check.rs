@@ -6,10 +6,10 @@ use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::Args;
-use clickrules_engine::{Click, ClickType, Decision, PressError};
+use clickrules_engine::{Click, ClickType, Decision, Engine, Limits, PressError};
 use serde::Serialize;
 
-use crate::args::{EngineArgs, load_guest};
+use crate::args::{EngineArgs, LoadedGuest, load_guest};
 use crate::render;
 
 /// Unreported, empty, just above empty, around the usual low-battery thresholds, a fresh
@@ -56,15 +56,61 @@ struct Row {
 pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let engine = args.engine.engine()?;
     let loaded = load_guest(&engine, Some(&args.guest))?;
-    let limits = engine.limits();
+    let checked = evaluate(&engine, &loaded, &args.serial, args.keep_going);
+    if args.json {
+        render::emit(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&checked.rows)?
+        ))?;
+    } else {
+        render::emit(&table(&checked, &loaded, &engine.limits())?)?;
+    }
+    Ok(if checked.passed() {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("error: {}", checked.summary());
+        ExitCode::FAILURE
+    })
+}
 
+/// The rows of a check and their tally.
+#[derive(Debug)]
+pub struct Checked {
+    rows: Vec<Row>,
+    failed: usize,
+    skipped: usize,
+}
+
+impl Checked {
+    pub fn presses(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn passed(&self) -> bool {
+        self.failed == 0 && self.skipped == 0
+    }
+
+    pub fn summary(&self) -> String {
+        let mut text = format!("{} of {} presses failed", self.failed, self.rows.len());
+        if self.skipped > 0 {
+            text.push_str(&format!(
+                " and {} were skipped after one ran out of time or fuel",
+                self.skipped
+            ));
+        }
+        text
+    }
+}
+
+/// Presses `guest` with every click type and battery case.
+pub fn evaluate(engine: &Engine, loaded: &LoadedGuest, serial: &str, keep_going: bool) -> Checked {
     let mut rows = Vec::new();
     let mut stop = false;
     for click_type in ClickType::ALL {
         for battery_mv in BATTERY_CASES {
             let decision = (!stop).then(|| {
                 let click = Click {
-                    serial_number: args.serial.clone(),
+                    serial_number: serial.to_string(),
                     click_type,
                     battery_mv,
                     received_at_ms: now_ms(),
@@ -77,7 +123,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
             if let Some(Some(PressError::Deadline { .. } | PressError::FuelExhausted { .. })) =
                 decision.as_ref().map(|d| &d.error)
             {
-                stop = !args.keep_going;
+                stop = !keep_going;
             }
             rows.push(Row {
                 click_type,
@@ -86,97 +132,94 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
             });
         }
     }
-
-    let ran: Vec<&Decision> = rows.iter().filter_map(|r| r.decision.as_ref()).collect();
-    let failed = ran.iter().filter(|d| d.error.is_some()).count();
-    let skipped = rows.len() - ran.len();
-
-    let mut out = String::new();
-    if args.json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
-    } else {
-        writeln!(
-            out,
-            "guest {} (sha256 {}, {}); limits {} ms, {}, {} fuel",
-            loaded.uri,
-            render::short_sha(loaded.guest.sha256()),
-            render::bytes(loaded.guest.size_bytes()),
-            limits.timeout.as_millis(),
-            render::bytes(limits.memory_bytes),
-            render::thousands(limits.fuel),
-        )?;
-        writeln!(out)?;
-        let cells: Vec<(String, &str, String)> = rows.iter().map(describe).collect();
-        let width = cells
-            .iter()
-            .map(|(_, _, what)| what.chars().count())
-            .max()
-            .unwrap_or(0)
-            .clamp("actions".len(), MAX_ACTIONS_WIDTH);
-        writeln!(
-            out,
-            "{:<6}  {:>13}  {:<6}  {:<width$}  {:>14}  {:>9}  {:>9}",
-            "click", "battery", "result", "actions", "instructions", "memory", "time"
-        )?;
-        for (row, (battery, result, what)) in rows.iter().zip(&cells) {
-            let what = clip(what, width);
-            match &row.decision {
-                None => writeln!(
-                    out,
-                    "{:<6}  {:>13}  {:<6}  {what}",
-                    row.click_type.as_str(),
-                    battery,
-                    result
-                ),
-                Some(d) => writeln!(
-                    out,
-                    "{:<6}  {:>13}  {:<6}  {what:<width$}  {:>14}  {:>9}  {:>9}",
-                    row.click_type.as_str(),
-                    battery,
-                    result,
-                    render::thousands(d.instructions),
-                    render::bytes(d.peak_memory_bytes),
-                    render::micros(d.duration_us),
-                ),
-            }?;
-        }
-        writeln!(out)?;
-        let max_fuel = ran.iter().map(|d| d.instructions).max().unwrap_or(0);
-        let max_mem = ran.iter().map(|d| d.peak_memory_bytes).max().unwrap_or(0);
-        let max_us = ran.iter().map(|d| d.duration_us).max().unwrap_or(0);
-        writeln!(
-            out,
-            "{} presses: {} ok, {failed} failed, {skipped} skipped",
-            rows.len(),
-            ran.len() - failed
-        )?;
-        writeln!(
-            out,
-            "highest use: {} instructions ({:.2}% of fuel), {} memory ({:.1}% of cap), {} ({:.1}% of deadline)",
-            render::thousands(max_fuel),
-            percent(max_fuel, limits.fuel),
-            render::bytes(max_mem),
-            percent(max_mem, limits.memory_bytes),
-            render::micros(max_us),
-            percent(max_us, limits.timeout.as_micros() as u64),
-        )?;
+    let failed = rows
+        .iter()
+        .filter(|r| r.decision.as_ref().is_some_and(|d| d.error.is_some()))
+        .count();
+    let skipped = rows.iter().filter(|r| r.decision.is_none()).count();
+    Checked {
+        rows,
+        failed,
+        skipped,
     }
-    render::emit(&out)?;
+}
 
-    Ok(if failed == 0 && skipped == 0 {
-        ExitCode::SUCCESS
-    } else {
-        eprintln!(
-            "error: {failed} of {} presses failed{}",
-            rows.len(),
-            if skipped > 0 {
-                format!(" and {skipped} were skipped after one ran out of time or fuel")
-            } else {
-                String::new()
-            }
-        );
-        ExitCode::FAILURE
-    })
+/// The human-readable table with the cost of each press and the headroom left.
+pub fn table(
+    checked: &Checked,
+    loaded: &LoadedGuest,
+    limits: &Limits,
+) -> Result<String, std::fmt::Error> {
+    let rows = &checked.rows;
+    let ran: Vec<&Decision> = rows.iter().filter_map(|r| r.decision.as_ref()).collect();
+    let (failed, skipped) = (checked.failed, checked.skipped);
+    let mut out = String::new();
+    writeln!(
+        out,
+        "guest {} (sha256 {}, {}); limits {} ms, {}, {} fuel",
+        loaded.uri,
+        render::short_sha(loaded.guest.sha256()),
+        render::bytes(loaded.guest.size_bytes()),
+        limits.timeout.as_millis(),
+        render::bytes(limits.memory_bytes),
+        render::thousands(limits.fuel),
+    )?;
+    writeln!(out)?;
+    let cells: Vec<(String, &str, String)> = rows.iter().map(describe).collect();
+    let width = cells
+        .iter()
+        .map(|(_, _, what)| what.chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp("actions".len(), MAX_ACTIONS_WIDTH);
+    writeln!(
+        out,
+        "{:<6}  {:>13}  {:<6}  {:<width$}  {:>14}  {:>9}  {:>9}",
+        "click", "battery", "result", "actions", "instructions", "memory", "time"
+    )?;
+    for (row, (battery, result, what)) in rows.iter().zip(&cells) {
+        let what = clip(what, width);
+        match &row.decision {
+            None => writeln!(
+                out,
+                "{:<6}  {:>13}  {:<6}  {what}",
+                row.click_type.as_str(),
+                battery,
+                result
+            ),
+            Some(d) => writeln!(
+                out,
+                "{:<6}  {:>13}  {:<6}  {what:<width$}  {:>14}  {:>9}  {:>9}",
+                row.click_type.as_str(),
+                battery,
+                result,
+                render::thousands(d.instructions),
+                render::bytes(d.peak_memory_bytes),
+                render::micros(d.duration_us),
+            ),
+        }?;
+    }
+    writeln!(out)?;
+    let max_fuel = ran.iter().map(|d| d.instructions).max().unwrap_or(0);
+    let max_mem = ran.iter().map(|d| d.peak_memory_bytes).max().unwrap_or(0);
+    let max_us = ran.iter().map(|d| d.duration_us).max().unwrap_or(0);
+    writeln!(
+        out,
+        "{} presses: {} ok, {failed} failed, {skipped} skipped",
+        rows.len(),
+        ran.len() - failed
+    )?;
+    writeln!(
+        out,
+        "highest use: {} instructions ({:.2}% of fuel), {} memory ({:.1}% of cap), {} ({:.1}% of deadline)",
+        render::thousands(max_fuel),
+        percent(max_fuel, limits.fuel),
+        render::bytes(max_mem),
+        percent(max_mem, limits.memory_bytes),
+        render::micros(max_us),
+        percent(max_us, limits.timeout.as_micros() as u64),
+    )?;
+    Ok(out)
 }
 
 /// Battery, result and actions (or the error) of one row.

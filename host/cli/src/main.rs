@@ -2,8 +2,11 @@
 
 mod args;
 mod check;
+mod new;
 mod press;
+mod remote;
 mod render;
+mod upload;
 
 use std::process::ExitCode;
 
@@ -23,6 +26,10 @@ enum Command {
     Press(press::PressArgs),
     /// Press a guest with every click type and battery edge case; fails if any press fails.
     Check(check::CheckArgs),
+    /// Check a guest, then upload it to S3 for the Lambda to pick up on its next press.
+    Upload(upload::UploadArgs),
+    /// Create a guest project (Rust, JavaScript or Python) that builds and tests on its own.
+    New(new::NewArgs),
 }
 
 fn main() -> ExitCode {
@@ -30,6 +37,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Press(args) => press::run(args),
         Command::Check(args) => check::run(args),
+        Command::New(args) => new::run(args),
+        Command::Upload(args) => upload::run(args),
     };
     match result {
         Ok(code) => code,

@@ -8,7 +8,10 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use clickrules_engine::ClickType;
 
+use clickrules_aws::{GUEST_LOCATION_FORMS, GuestLocation, Settings};
+
 use crate::args::{EngineArgs, load_guest};
+use crate::remote;
 use crate::render;
 
 /// A serial that cannot be mistaken for a real device in logs.
@@ -33,9 +36,9 @@ impl From<ClickArg> for ClickType {
 
 #[derive(Debug, Args)]
 pub struct PressArgs {
-    /// The guest component (.wasm); the built-in default guest when omitted.
-    #[arg(long, value_name = "PATH")]
-    guest: Option<PathBuf>,
+    /// The guest: a .wasm path, s3://BUCKET/KEY, or builtin:default (the default).
+    #[arg(long, value_name = "PATH|S3-URI")]
+    guest: Option<String>,
     /// How the button is pressed.
     #[arg(long, value_enum, default_value = "single", conflicts_with = "event")]
     click: ClickArg,
@@ -51,6 +54,13 @@ pub struct PressArgs {
     /// Print the decision record as JSON.
     #[arg(long)]
     json: bool,
+    /// Carry the actions out for real with your AWS credentials (Lambda Invoke, SNS Publish),
+    /// configured by the same CLICKRULES_* variables as the Lambda.
+    #[arg(long, conflicts_with = "remote")]
+    execute: bool,
+    /// Send the press to the deployed Lambda FUNCTION and print the record it returns.
+    #[arg(long, value_name = "FUNCTION", conflicts_with = "guest")]
+    remote: Option<String>,
     #[command(flatten)]
     engine: EngineArgs,
 }
@@ -70,10 +80,64 @@ pub fn run(args: PressArgs) -> anyhow::Result<ExitCode> {
         None => simulated_event(&args.serial, args.click.into(), args.battery_mv),
     };
 
+    if let Some(function) = &args.remote {
+        return match remote::invoke(function, &event)? {
+            Ok(record) => {
+                render::emit(&format!("{}\n", serde_json::to_string_pretty(&record)?))?;
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(message) => {
+                eprintln!("error: {message}");
+                Ok(ExitCode::FAILURE)
+            }
+        };
+    }
+
+    let location = match &args.guest {
+        None => GuestLocation::Builtin,
+        Some(raw) => GuestLocation::parse(raw)
+            .with_context(|| format!("--guest {raw:?}: expected {GUEST_LOCATION_FORMS}"))?,
+    };
+
+    if args.execute {
+        let mut settings = Settings::from_process_env().context("invalid CLICKRULES_* setting")?;
+        if args.guest.is_some() {
+            settings.guest = location;
+        }
+        let config = args.engine.config()?;
+        settings.limits = config.limits;
+        settings.guest_settings.extend(config.settings);
+        settings.allowed_regions = config.allowed_regions.or(settings.allowed_regions);
+        let (record, ok) = match remote::execute(settings, &event)? {
+            Ok(record) => (record, true),
+            Err(record) => (record, false),
+        };
+        if args.json {
+            render::emit(&format!("{}\n", serde_json::to_string_pretty(&record)?))?;
+        } else {
+            render::emit(&render::record(&record))?;
+        }
+        if let (false, Some(failure)) = (ok, &record.failure) {
+            eprintln!("error: {failure}");
+            return Ok(ExitCode::FAILURE);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+
     let engine = args.engine.engine()?;
-    let loaded = load_guest(&engine, args.guest.as_ref())?;
-    let mut decision = engine.press(&loaded.guest, &event);
-    decision.guest.uri = Some(loaded.uri);
+    let decision = match &location {
+        GuestLocation::S3(_) => remote::dry_run(engine, &location, &event)?,
+        local => {
+            let path = match local {
+                GuestLocation::Path(path) => Some(path.clone()),
+                _ => None,
+            };
+            let loaded = load_guest(&engine, path.as_ref())?;
+            let mut decision = engine.press(&loaded.guest, &event);
+            decision.guest.uri = Some(loaded.uri);
+            decision
+        }
+    };
 
     if args.json {
         render::emit(&format!("{}\n", serde_json::to_string_pretty(&decision)?))?;

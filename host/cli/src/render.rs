@@ -131,6 +131,49 @@ pub fn decision(d: &Decision) -> String {
     out
 }
 
+/// A press carried out on AWS: the decision, then what each action did.
+pub fn record(record: &clickrules_aws::PressRecord) -> String {
+    let mut out = match &record.decision {
+        Some(d) => decision(d).replace("(dry run: nothing was executed)", "(executed)"),
+        None => String::from("decision   none: no guest could be obtained\n"),
+    };
+    if let Some(fallback) = &record.fallback {
+        let _ = writeln!(
+            out,
+            "fallback   the built-in guest decided because {} failed: {}",
+            fallback.failed_guest.uri.as_deref().unwrap_or("the guest"),
+            fallback.error
+        );
+    }
+    if let Some(why) = &record.guest_stale {
+        let _ = writeln!(out, "stale      ran the cached guest: {why}");
+    }
+    for (i, outcome) in record.outcomes.iter().enumerate() {
+        let status = match &outcome.result {
+            Ok(receipt) => format!(
+                "done: {}",
+                serde_json::to_string(receipt).unwrap_or_default()
+            ),
+            Err(e) => format!("FAILED ({}): {e}", e.kind()),
+        };
+        let _ = writeln!(
+            out,
+            "outcome {}. {:<32} {status}",
+            i + 1,
+            action(&outcome.action)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "result     {}",
+        match &record.failure {
+            None => "ok".to_string(),
+            Some(f) => format!("FAILED ({}): {f}", f.kind()),
+        }
+    );
+    out
+}
+
 pub fn short_sha(sha: &str) -> &str {
     &sha[..sha.len().min(12)]
 }

@@ -134,6 +134,12 @@ pub enum PressError {
 }
 
 impl PressError {
+    /// Whether the guest itself failed (as opposed to the event). Only such failures may be
+    /// rescued by running another guest: every guest would see the same bad event.
+    pub fn is_guest_failure(&self) -> bool {
+        !matches!(self, PressError::Event(_))
+    }
+
     /// A stable, machine-readable name for the variant, used in decision records and metrics.
     pub fn kind(&self) -> &'static str {
         match self {

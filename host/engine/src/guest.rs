@@ -45,7 +45,8 @@ impl Guest {
         self.size_bytes
     }
 
-    pub(crate) fn info(&self) -> GuestInfo {
+    /// Its identity for a decision record; the caller adds where it came from.
+    pub fn info(&self) -> GuestInfo {
         GuestInfo {
             uri: None,
             sha256: self.sha256.clone(),

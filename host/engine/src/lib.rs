@@ -42,7 +42,7 @@ pub use decision::{Decision, GuestInfo, LogEntry, LogLevel, Output};
 pub use engine::Engine;
 pub use error::{LoadError, PressError};
 pub use event::{Click, ClickType, EventError, EventFormat, NormalisedEvent, normalise_event};
-pub use guest::{Guest, sha256_hex};
+pub use guest::{Guest, MAX_GUEST_BYTES, sha256_hex};
 
 /// The WIT package every guest implements, as guests name it in their imports.
 pub const WIT_PACKAGE: &str = "clickrules:handler@0.1.0";

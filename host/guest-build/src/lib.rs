@@ -4,7 +4,14 @@
 //! wasmtime's `test-programs` are: a build script calls [`build`] and turns the returned paths
 //! into constants. Guests form their own Cargo workspace (they target `wasm32-wasip2`), so this
 //! runs a nested `cargo build` into a target directory of its own beside the host's.
+//!
+//! Guests in other languages are built by their own toolchains with [`build_js`] and
+//! [`build_python`], into the same directory.
 #![deny(missing_docs)]
+
+mod languages;
+
+pub use languages::{build_js, build_python};
 
 use std::env;
 use std::path::{Path, PathBuf};

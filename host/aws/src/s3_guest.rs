@@ -1,0 +1,363 @@
+//! A guest kept in S3 and hot-swapped: every press asks S3 whether the object changed
+//! (`If-None-Match`), so an upload takes effect on the very next press without a restart.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use clickrules_engine::{Engine, Guest, GuestInfo, sha256_hex};
+
+use crate::guest_source::{CurrentGuest, FetchKind, GuestSource, GuestSourceError};
+use crate::location::S3Uri;
+use crate::object_store::{FetchError, Fetched, ObjectStore, S3Object};
+
+/// The object last fetched, compiled, with the identity S3 gave it.
+#[derive(Debug, Clone)]
+struct Cached {
+    guest: Arc<Guest>,
+    etag: Option<String>,
+    version_id: Option<String>,
+}
+
+/// Counters, so tests and metrics can see which path each press took.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SourceStats {
+    /// GETs that returned the object's bytes.
+    pub downloads: u64,
+    /// GETs answered `304 Not Modified`.
+    pub not_modified: u64,
+    /// Presses that ran the cached guest because S3 failed transiently.
+    pub stale: u64,
+    /// Downloads whose bytes were not already compiled, so the engine compiled them.
+    pub compiles: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    downloads: AtomicU64,
+    not_modified: AtomicU64,
+    stale: AtomicU64,
+    compiles: AtomicU64,
+}
+
+/// The guest at an S3 URI, revalidated on every [`current`](GuestSource::current).
+#[derive(Debug)]
+pub struct S3GuestSource<O> {
+    engine: Arc<Engine>,
+    store: O,
+    uri: S3Uri,
+    cached: Mutex<Option<Cached>>,
+    counters: Counters,
+}
+
+impl<O: ObjectStore> S3GuestSource<O> {
+    /// Fetches and compiles the object now: the cold-start fetch. Fails if it is missing,
+    /// unreadable or not a runnable guest; there is nothing cached to fall back on yet.
+    pub async fn open(engine: Arc<Engine>, store: O, uri: S3Uri) -> Result<Self, GuestSourceError> {
+        let source = Self {
+            engine,
+            store,
+            uri,
+            cached: Mutex::new(None),
+            counters: Counters::default(),
+        };
+        source.current().await?;
+        Ok(source)
+    }
+
+    /// The object this source reads.
+    pub fn uri(&self) -> &S3Uri {
+        &self.uri
+    }
+
+    /// Which paths presses have taken so far.
+    pub fn stats(&self) -> SourceStats {
+        let c = &self.counters;
+        SourceStats {
+            downloads: c.downloads.load(Ordering::Relaxed),
+            not_modified: c.not_modified.load(Ordering::Relaxed),
+            stale: c.stale.load(Ordering::Relaxed),
+            compiles: c.compiles.load(Ordering::Relaxed),
+        }
+    }
+
+    fn cached(&self) -> Option<Cached> {
+        self.cached
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn current_from(
+        &self,
+        cached: &Cached,
+        fetch: FetchKind,
+        stale: Option<String>,
+    ) -> CurrentGuest {
+        CurrentGuest {
+            info: GuestInfo {
+                uri: Some(self.uri.to_string()),
+                sha256: cached.guest.sha256().to_string(),
+                size_bytes: cached.guest.size_bytes(),
+                etag: cached.etag.clone(),
+                version_id: cached.version_id.clone(),
+            },
+            guest: Arc::clone(&cached.guest),
+            fetch,
+            stale,
+        }
+    }
+
+    /// Compiles new bytes, unless the engine already holds them (e.g. an object re-uploaded
+    /// with the same content gets a new version id but needs no compile).
+    fn compile(&self, object: &S3Object) -> Result<Arc<Guest>, GuestSourceError> {
+        let sha = sha256_hex(&object.bytes);
+        if let Some(hit) = self.engine.cached(&sha) {
+            return Ok(hit);
+        }
+        let guest = self
+            .engine
+            .load(&object.bytes)
+            .map_err(|error| GuestSourceError::Load {
+                uri: self.uri.to_string(),
+                error,
+            })?;
+        self.counters.compiles.fetch_add(1, Ordering::Relaxed);
+        Ok(guest)
+    }
+}
+
+impl<O: ObjectStore> GuestSource for S3GuestSource<O> {
+    async fn current(&self) -> Result<CurrentGuest, GuestSourceError> {
+        let cached = self.cached();
+        let etag = cached.as_ref().and_then(|c| c.etag.as_deref());
+        match self.store.get_object(&self.uri, etag).await {
+            Ok(Fetched::NotModified) => match &cached {
+                Some(cached) => {
+                    self.counters.not_modified.fetch_add(1, Ordering::Relaxed);
+                    Ok(self.current_from(cached, FetchKind::NotModified, None))
+                }
+                // A 304 to a request without If-None-Match is a store bug; do not guess.
+                None => Err(FetchError::Rejected {
+                    uri: self.uri.to_string(),
+                    status: 304,
+                    message: "S3 answered 304 Not Modified to an unconditional GET".into(),
+                }
+                .into()),
+            },
+            Ok(Fetched::Object(object)) => {
+                self.counters.downloads.fetch_add(1, Ordering::Relaxed);
+                // A broken upload fails the press: running the previous guest would run
+                // something other than what the bucket now holds.
+                let guest = self.compile(&object)?;
+                let fresh = Cached {
+                    guest,
+                    etag: object.etag,
+                    version_id: object.version_id,
+                };
+                let current = self.current_from(&fresh, FetchKind::Downloaded, None);
+                *self.cached.lock().unwrap_or_else(PoisonError::into_inner) = Some(fresh);
+                Ok(current)
+            }
+            Err(e) => match (&e, &cached) {
+                (FetchError::Transient { reason, .. }, Some(cached)) => {
+                    // The object may have changed, but S3 cannot say; the guest last
+                    // confirmed runs, and the record says which one and why.
+                    self.counters.stale.fetch_add(1, Ordering::Relaxed);
+                    Ok(self.current_from(cached, FetchKind::Stale, Some(reason.clone())))
+                }
+                _ => Err(e.into()),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use clickrules_engine::{EngineConfig, LoadError};
+
+    use super::*;
+
+    /// Replays scripted answers and records the `If-None-Match` each request carried.
+    #[derive(Debug, Default)]
+    struct FakeStore {
+        answers: Mutex<VecDeque<Result<Fetched, FetchError>>>,
+        sent: Mutex<Vec<Option<String>>>,
+    }
+
+    impl FakeStore {
+        fn answering(answers: Vec<Result<Fetched, FetchError>>) -> Self {
+            Self {
+                answers: Mutex::new(answers.into()),
+                sent: Mutex::default(),
+            }
+        }
+    }
+
+    impl ObjectStore for &FakeStore {
+        async fn get_object(
+            &self,
+            _uri: &S3Uri,
+            if_none_match: Option<&str>,
+        ) -> Result<Fetched, FetchError> {
+            self.sent
+                .lock()
+                .unwrap()
+                .push(if_none_match.map(str::to_string));
+            self.answers
+                .lock()
+                .unwrap()
+                .pop_front()
+                .expect("the test scripted enough answers")
+        }
+    }
+
+    fn object(bytes: &[u8], etag: &str, version: &str) -> Result<Fetched, FetchError> {
+        Ok(Fetched::Object(S3Object {
+            bytes: bytes.to_vec(),
+            etag: Some(etag.into()),
+            version_id: Some(version.into()),
+        }))
+    }
+
+    fn transient() -> Result<Fetched, FetchError> {
+        Err(FetchError::Transient {
+            uri: uri().to_string(),
+            reason: "HTTP 503 SlowDown".into(),
+        })
+    }
+
+    fn uri() -> S3Uri {
+        S3Uri::parse("s3://guests/rule.wasm").unwrap()
+    }
+
+    fn engine() -> Arc<Engine> {
+        Arc::new(Engine::new(EngineConfig::default()).unwrap())
+    }
+
+    fn block_on<F: Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    #[test]
+    fn not_modified_keeps_the_compiled_guest() {
+        let v1 = clickrules_builtin::DEFAULT_GUEST;
+        let store =
+            FakeStore::answering(vec![object(v1, "\"e1\"", "v1"), Ok(Fetched::NotModified)]);
+        let source = block_on(S3GuestSource::open(engine(), &store, uri())).unwrap();
+        let current = block_on(source.current()).unwrap();
+        assert_eq!(current.fetch, FetchKind::NotModified);
+        assert_eq!(current.info.etag.as_deref(), Some("\"e1\""));
+        assert_eq!(current.info.version_id.as_deref(), Some("v1"));
+        assert_eq!(current.info.uri.as_deref(), Some("s3://guests/rule.wasm"));
+        assert_eq!(current.info.sha256, sha256_hex(v1));
+        assert_eq!(
+            *store.sent.lock().unwrap(),
+            [None, Some("\"e1\"".to_string())]
+        );
+        let stats = source.stats();
+        assert_eq!(
+            (stats.downloads, stats.not_modified, stats.compiles),
+            (1, 1, 1)
+        );
+    }
+
+    #[test]
+    fn a_new_object_replaces_the_guest() {
+        let v1 = clickrules_builtin::DEFAULT_GUEST;
+        let v2 = clickrules_tests::guest_bytes(clickrules_tests::guests::BY_CLICK);
+        let store = FakeStore::answering(vec![
+            object(v1, "\"e1\"", "v1"),
+            object(&v2, "\"e2\"", "v2"),
+        ]);
+        let source = block_on(S3GuestSource::open(engine(), &store, uri())).unwrap();
+        let current = block_on(source.current()).unwrap();
+        assert_eq!(current.fetch, FetchKind::Downloaded);
+        assert_eq!(current.info.sha256, sha256_hex(&v2));
+        assert_eq!(current.guest.sha256(), sha256_hex(&v2));
+        assert_eq!(current.info.version_id.as_deref(), Some("v2"));
+        assert_eq!(source.stats().compiles, 2);
+    }
+
+    #[test]
+    fn transient_failure_runs_the_cached_guest_and_says_so() {
+        let v1 = clickrules_builtin::DEFAULT_GUEST;
+        let store = FakeStore::answering(vec![object(v1, "\"e1\"", "v1"), transient()]);
+        let source = block_on(S3GuestSource::open(engine(), &store, uri())).unwrap();
+        let current = block_on(source.current()).unwrap();
+        assert_eq!(current.fetch, FetchKind::Stale);
+        assert_eq!(current.stale.as_deref(), Some("HTTP 503 SlowDown"));
+        assert_eq!(current.info.sha256, sha256_hex(v1));
+        assert_eq!(source.stats().stale, 1);
+    }
+
+    #[test]
+    fn transient_failure_at_start_is_an_error() {
+        let store = FakeStore::answering(vec![transient()]);
+        let result = block_on(S3GuestSource::open(engine(), &store, uri()));
+        assert!(
+            matches!(
+                result,
+                Err(GuestSourceError::Fetch(FetchError::Transient { .. }))
+            ),
+            "{result:?}"
+        );
+    }
+
+    #[test]
+    fn missing_object_fails_even_with_a_cached_guest() {
+        let v1 = clickrules_builtin::DEFAULT_GUEST;
+        let gone = Err(FetchError::NotFound {
+            uri: uri().to_string(),
+            code: "NoSuchKey".into(),
+        });
+        let store = FakeStore::answering(vec![object(v1, "\"e1\"", "v1"), gone]);
+        let source = block_on(S3GuestSource::open(engine(), &store, uri())).unwrap();
+        let result = block_on(source.current());
+        assert!(
+            matches!(
+                result,
+                Err(GuestSourceError::Fetch(FetchError::NotFound { .. }))
+            ),
+            "{result:?}"
+        );
+    }
+
+    #[test]
+    fn broken_upload_fails_instead_of_running_the_old_guest() {
+        let v1 = clickrules_builtin::DEFAULT_GUEST;
+        let broken = &v1[..v1.len() / 2];
+        let store = FakeStore::answering(vec![
+            object(v1, "\"e1\"", "v1"),
+            object(b"<html>oops</html>", "\"e2\"", "v2"),
+            object(broken, "\"e3\"", "v3"),
+        ]);
+        let source = block_on(S3GuestSource::open(engine(), &store, uri())).unwrap();
+        let result = block_on(source.current());
+        assert!(
+            matches!(
+                result,
+                Err(GuestSourceError::Load {
+                    error: LoadError::NotWasm,
+                    ..
+                })
+            ),
+            "{result:?}"
+        );
+        let result = block_on(source.current());
+        assert!(
+            matches!(
+                result,
+                Err(GuestSourceError::Load {
+                    error: LoadError::Invalid { .. },
+                    ..
+                })
+            ),
+            "{result:?}"
+        );
+    }
+}

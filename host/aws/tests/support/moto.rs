@@ -1,0 +1,409 @@
+//! A moto server (PyPI `moto[server]`) on 127.0.0.1, one per test so recordings and state do
+//! not mix between tests running in parallel.
+//!
+//! When `moto_server` is missing the tests cannot run: with `CI` set that is a failure (CI must
+//! run them), otherwise the test prints what it skipped and why, and passes.
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_s3::config::Credentials;
+
+/// moto's default account.
+pub const ACCOUNT: &str = "123456789012";
+pub const REGION: &str = "us-east-1";
+const STARTUP: Duration = Duration::from_secs(30);
+
+/// A running moto server, stopped when dropped.
+pub struct Moto {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl Moto {
+    /// Starts moto, or returns `None` (after saying why) when it is not installed and `CI` is
+    /// not set.
+    pub fn start(test: &str) -> Option<Self> {
+        // A second try covers losing a port to another process between choosing and binding it.
+        match Self::try_start().or_else(|_| Self::try_start()) {
+            Ok(moto) => Some(moto),
+            Err(why) if std::env::var_os("CI").is_some() => {
+                panic!("{test}: moto is required in CI but could not start: {why}")
+            }
+            Err(why) => {
+                // Straight to stderr: the test harness captures `eprintln!` of passing tests,
+                // and a skip must be seen.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "SKIPPED {test}: these tests need the moto AWS emulator ({why}). \
+                     Install it with `pip install 'moto[server]'` so `moto_server` is on PATH; \
+                     with CI set they fail instead."
+                );
+                None
+            }
+        }
+    }
+
+    fn try_start() -> Result<Self, String> {
+        let port = free_port().map_err(|e| format!("no free port: {e}"))?;
+        let dir =
+            std::env::temp_dir().join(format!("clickrules-moto-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+        // Once `Moto` exists its `Drop` cleans up; before that, a failure must remove the folder.
+        let spawned = std::fs::File::create(dir.join("moto.log"))
+            .and_then(|log| Ok((log.try_clone()?, log)))
+            .map_err(|e| e.to_string())
+            .and_then(|(stdout, stderr)| {
+                Command::new("moto_server")
+                    .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                    .current_dir(&dir)
+                    .env("MOTO_RECORDER_FILEPATH", dir.join("recording.jsonl"))
+                    .stdin(Stdio::null())
+                    .stdout(stdout)
+                    .stderr(stderr)
+                    .spawn()
+                    .map_err(|e| format!("`moto_server` could not be run: {e}"))
+            });
+        let child = match spawned {
+            Ok(child) => child,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(e);
+            }
+        };
+        let mut moto = Self { child, port, dir };
+        let deadline = Instant::now() + STARTUP;
+        loop {
+            if let Ok(Some(status)) = moto.child.try_wait() {
+                let log = std::fs::read_to_string(moto.dir.join("moto.log")).unwrap_or_default();
+                return Err(format!("`moto_server` exited ({status}): {}", log.trim()));
+            }
+            if moto
+                .try_request("GET", "/moto-api/data.json", "", &[])
+                .is_ok()
+            {
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err(format!("`moto_server` did not answer within {STARTUP:?}"));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // A server that lost the race for the port exits; do not use someone else's.
+        std::thread::sleep(Duration::from_millis(200));
+        if let Ok(Some(status)) = moto.child.try_wait() {
+            let log = std::fs::read_to_string(moto.dir.join("moto.log")).unwrap_or_default();
+            return Err(format!("`moto_server` exited ({status}): {}", log.trim()));
+        }
+        // Invoke answers from moto itself instead of starting a Docker container.
+        let (status, body) = moto.request(
+            "POST",
+            "/moto-api/config",
+            r#"{"lambda":{"use_docker":false}}"#,
+            &[],
+        );
+        assert!(
+            (200..300).contains(&status),
+            "configure moto ({status}): {body}"
+        );
+        Ok(moto)
+    }
+
+    /// `http://127.0.0.1:PORT`, for `AWS_ENDPOINT_URL`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// An SDK configuration pointing at this server, with dummy credentials.
+    pub async fn sdk_config(&self) -> SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(REGION))
+            .endpoint_url(self.endpoint())
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
+            .load()
+            .await
+    }
+
+    /// One HTTP/1.0 request (so the answer is never chunked); panics on a connection error.
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: &str,
+        headers: &[(&str, &str)],
+    ) -> (u16, String) {
+        self.try_request(method, path, body, headers)
+            .unwrap_or_else(|e| panic!("{method} {path} to moto: {e}"))
+    }
+
+    fn try_request(
+        &self,
+        method: &str,
+        path: &str,
+        body: &str,
+        headers: &[(&str, &str)],
+    ) -> std::io::Result<(u16, String)> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port))?;
+        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+        let mut request = format!(
+            "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{}\r\nContent-Length: {}\r\nConnection: close\r\n",
+            self.port,
+            body.len()
+        );
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        request.push_str("\r\n");
+        request.push_str(body);
+        stream.write_all(request.as_bytes())?;
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response)?;
+        let response = String::from_utf8_lossy(&response).into_owned();
+        let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        Ok((status, body.to_string()))
+    }
+
+    /// Creates an IAM role Lambda functions can name. IAM's query API, signed with a dummy
+    /// signature that moto does not check, saves a dependency on the IAM SDK.
+    pub fn create_role(&self, name: &str) -> String {
+        let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+        let body = format!(
+            "Action=CreateRole&Version=2010-05-08&RoleName={}&AssumeRolePolicyDocument={}",
+            percent_encode(name),
+            percent_encode(policy)
+        );
+        let auth = format!(
+            "AWS4-HMAC-SHA256 Credential=testing/20260101/{REGION}/iam/aws4_request, \
+             SignedHeaders=host, Signature=0"
+        );
+        let (status, answer) = self.request(
+            "POST",
+            "/",
+            &body,
+            &[
+                ("Content-Type", "application/x-www-form-urlencoded"),
+                ("Authorization", &auth),
+            ],
+        );
+        assert_eq!(status, 200, "CreateRole: {answer}");
+        format!("arn:aws:iam::{ACCOUNT}:role/{name}")
+    }
+
+    /// Starts recording every request from now on, forgetting earlier ones.
+    pub fn start_recording(&self) {
+        let (status, body) = self.request("POST", "/moto-api/recorder/reset-recording", "", &[]);
+        assert!(status < 300, "reset-recording: {body}");
+        let (status, body) = self.request("POST", "/moto-api/recorder/start-recording", "", &[]);
+        assert!(status < 300, "start-recording: {body}");
+    }
+
+    /// Stops recording and returns what was recorded.
+    pub fn stop_recording(&self) -> Vec<Recorded> {
+        let (status, body) = self.request("POST", "/moto-api/recorder/stop-recording", "", &[]);
+        assert!(status < 300, "stop-recording: {body}");
+        let (status, body) = self.request("GET", "/moto-api/recorder/download-recording", "", &[]);
+        assert!(status < 300, "download-recording: {body}");
+        body.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|line| {
+                let entry: serde_json::Value = serde_json::from_str(line)
+                    .unwrap_or_else(|e| panic!("recording line {line}: {e}"));
+                Recorded::from_json(&entry)
+            })
+            .collect()
+    }
+}
+
+impl Moto {
+    /// Stops the server (only the one this test started), e.g. to make S3 unreachable.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// One request moto recorded.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    /// Path without the query.
+    pub path: String,
+    /// Query parameters, decoded.
+    pub query: Vec<(String, String)>,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Recorded {
+    fn from_json(entry: &serde_json::Value) -> Self {
+        let url = entry["url"].as_str().unwrap_or_default();
+        let after_host = url.split_once("://").map_or(url, |(_, rest)| rest);
+        let path_and_query = after_host.find('/').map_or("/", |i| &after_host[i..]);
+        let (path, query) = path_and_query
+            .split_once('?')
+            .unwrap_or((path_and_query, ""));
+        let query = query
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|pair| {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                (percent_decode(k), percent_decode(v))
+            })
+            .collect();
+        let headers = entry["headers"]
+            .as_object()
+            .map(|h| {
+                h.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let raw = entry["body"].as_str().unwrap_or_default();
+        let body = if entry["body_encoded"].as_bool() == Some(true) {
+            base64_decode(raw)
+        } else {
+            raw.as_bytes().to_vec()
+        };
+        Self {
+            method: entry["method"].as_str().unwrap_or_default().to_string(),
+            path: percent_decode(path),
+            query,
+            headers,
+            body,
+        }
+    }
+
+    /// A header, by case-insensitive name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A query parameter.
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// For a Lambda `Invoke`, the function it names.
+    pub fn invoked_function(&self) -> Option<&str> {
+        let rest = self.path.strip_prefix("/2015-03-31/functions/")?;
+        let function = rest.strip_suffix("/invocations")?;
+        (self.method == "POST").then_some(function)
+    }
+}
+
+/// The `Invoke` calls in a recording.
+pub fn invocations(recording: &[Recorded]) -> Vec<&Recorded> {
+    recording
+        .iter()
+        .filter(|r| r.invoked_function().is_some())
+        .collect()
+}
+
+/// A port nothing listens on, never one handed to another test in this process: the OS may
+/// return a just-released port again, and two servers racing for it would make two tests
+/// share one emulator.
+fn free_port() -> std::io::Result<u16> {
+    static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(PoisonError::into_inner);
+    loop {
+        let port = TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port();
+        if handed_out.insert(port) {
+            return Ok(port);
+        }
+    }
+}
+
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(b) => {
+                        out.push(b);
+                        i += 3;
+                        continue;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::with_capacity(text.len() / 4 * 3);
+    let mut buffer = 0u32;
+    let mut bits = 0;
+    for c in text
+        .bytes()
+        .filter(|c| !c.is_ascii_whitespace() && *c != b'=')
+    {
+        let value = ALPHABET
+            .iter()
+            .position(|a| *a == c)
+            .unwrap_or_else(|| panic!("not base64: {c}")) as u32;
+        buffer = (buffer << 6) | value;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buffer >> bits) as u8);
+            buffer &= (1 << bits) - 1;
+        }
+    }
+    out
+}
+
+#[test]
+fn decoders_work() {
+    assert_eq!(
+        base64_decode("eyJyZWdpb24iOiJ1cy13ZXN0LTEifQ=="),
+        br#"{"region":"us-west-1"}"#
+    );
+    assert_eq!(percent_decode("a%3Ab+c"), "a:b c");
+    assert_eq!(percent_encode("{\"a\": 1}"), "%7B%22a%22%3A%201%7D");
+}

@@ -1,0 +1,140 @@
+//! The parts of `press` and `upload` that reach AWS: guests from S3, real execution, and
+//! presses sent to the deployed Lambda. Credentials and region come from the usual AWS chain.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use aws_sdk_lambda::primitives::Blob;
+use clickrules_aws::{
+    AnySource, AwsClients, AwsExecutor, GuestLocation, GuestSource, Handler, PressRecord, Settings,
+};
+use clickrules_engine::{Decision, Engine};
+
+/// A one-thread runtime: the CLI makes a handful of sequential calls.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// A dry run with a guest fetched from S3: the decision, nothing executed.
+pub fn dry_run(engine: Engine, location: &GuestLocation, event: &[u8]) -> anyhow::Result<Decision> {
+    runtime()?.block_on(async {
+        let engine = Arc::new(engine);
+        let clients = AwsClients::from_env().await;
+        let source = AnySource::open(&engine, location, &clients.s3)
+            .await
+            .with_context(|| format!("cannot load guest {}", location.uri()))?;
+        let current = source.current().await?;
+        let mut decision = engine.press(&current.guest, event);
+        decision.guest = current.info;
+        Ok(decision)
+    })
+}
+
+/// A press carried out for real, as the Lambda would, with the caller's credentials.
+pub fn execute(
+    settings: Settings,
+    event: &[u8],
+) -> anyhow::Result<Result<PressRecord, PressRecord>> {
+    runtime()?.block_on(async {
+        let engine = Arc::new(
+            Engine::new(settings.engine_config()).context("invalid engine configuration")?,
+        );
+        let clients = AwsClients::from_env().await;
+        let source = AnySource::open(&engine, &settings.guest, &clients.s3)
+            .await
+            .with_context(|| format!("cannot load guest {}", settings.guest.uri()))?;
+        let executor = AwsExecutor::new(&clients, &settings);
+        let handler = Handler::new(engine, source, executor, settings.on_guest_error)
+            .context("cannot load the built-in fallback guest")?;
+        Ok(match handler.handle(&request_id(), event).await {
+            Ok(record) => Ok(record),
+            Err(failed) => Err(*failed.record),
+        })
+    })
+}
+
+/// Invokes the deployed function with `event` and returns the record it answers with.
+pub fn invoke(function: &str, event: &[u8]) -> anyhow::Result<Result<serde_json::Value, String>> {
+    runtime()?.block_on(async {
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .load()
+            .await;
+        let lambda = aws_sdk_lambda::Client::new(&config);
+        let response = lambda
+            .invoke()
+            .function_name(function)
+            .payload(Blob::new(event))
+            .send()
+            .await
+            .with_context(|| format!("cannot invoke {function}"))?;
+        let payload = response
+            .payload()
+            .map(|b| b.as_ref().to_vec())
+            .unwrap_or_default();
+        let body: serde_json::Value = serde_json::from_slice(&payload).unwrap_or_else(|_| {
+            serde_json::Value::String(String::from_utf8_lossy(&payload).into_owned())
+        });
+        Ok(match response.function_error() {
+            None => Ok(body),
+            Some(kind) => Err(format!(
+                "{function} failed ({kind}): {}",
+                body.get("errorMessage")
+                    .and_then(|m| m.as_str())
+                    .unwrap_or(&body.to_string())
+            )),
+        })
+    })
+}
+
+/// What `upload` reports.
+#[derive(Debug, serde::Serialize)]
+pub struct Uploaded {
+    pub uri: String,
+    pub sha256: String,
+    pub size_bytes: u64,
+    pub etag: Option<String>,
+    pub version_id: Option<String>,
+}
+
+/// Puts the guest at `location`, recording its SHA-256 as object metadata.
+pub fn upload(location: &GuestLocation, bytes: Vec<u8>, sha256: &str) -> anyhow::Result<Uploaded> {
+    let GuestLocation::S3(target) = location else {
+        bail!(
+            "upload needs an s3://bucket/key destination, got {}",
+            location.uri()
+        );
+    };
+    runtime()?.block_on(async {
+        let clients = AwsClients::from_env().await;
+        let size_bytes = bytes.len() as u64;
+        let put = clients
+            .s3
+            .put_object()
+            .bucket(&target.bucket)
+            .key(&target.key)
+            .content_type("application/wasm")
+            .metadata("sha256", sha256)
+            .body(bytes.into())
+            .send()
+            .await
+            .with_context(|| format!("cannot upload to {}", location.uri()))?;
+        Ok(Uploaded {
+            uri: location.uri(),
+            sha256: sha256.to_string(),
+            size_bytes,
+            etag: put.e_tag().map(str::to_string),
+            version_id: put.version_id().map(str::to_string),
+        })
+    })
+}
+
+fn request_id() -> String {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    format!("cli-{ms}")
+}

@@ -1,0 +1,772 @@
+//! The deployment template (`deploy/template.yaml`) and the packaging checks.
+//!
+//! The template is parsed with `serde_yaml_ng`, which keeps CloudFormation's short-form tags
+//! (`!Ref`, `!Sub`, `!If`, ...) as tagged values, turned into their long form (`Ref`,
+//! `Fn::Sub`, ...) and then *resolved* for a given set of parameters, as CloudFormation does
+//! at deploy time: conditions are evaluated, `AWS::NoValue` drops the entry, `!Sub` is expanded.
+//! A resource of the stack stands for itself as `<Logical>` (`!Ref`) or `<Logical.Attr>`
+//! (`!GetAtt`). So the assertions read like the deployed stack: "the function may invoke
+//! `arn:aws:lambda:us-west-1:123456789012:function:scheduled_snapshot:prod`".
+//!
+//! moto's CloudFormation cannot create this stack: moto 5.2 has no `AWS::IoT::TopicRule`,
+//! `AWS::Lambda::EventInvokeConfig`, `AWS::S3::BucketPolicy` or `AWS::SQS::QueuePolicy`, and
+//! CreateStack fails on the `!GetAtt PressRule.Arn` the invoke permission needs. A test on a
+//! template with those removed would test another template, so there is none.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{Map, Value, json};
+
+const REGION: &str = "us-west-1";
+const ACCOUNT: &str = "123456789012";
+
+/// Actions without resource-level permissions: only these may have `Resource: "*"`. None is
+/// used today; X-Ray tracing would need the first two.
+const NO_RESOURCE_LEVEL_ACTIONS: &[&str] = &["xray:PutTraceSegments", "xray:PutTelemetryRecords"];
+
+/// Every variable the function reads (`host/aws`'s settings); the template may set no other.
+const FUNCTION_VARIABLES: &[&str] = &[
+    "CLICKRULES_GUEST",
+    "CLICKRULES_SNAPSHOT_FUNCTION",
+    "CLICKRULES_SNAPSHOT_QUALIFIER",
+    "CLICKRULES_INVOCATION_TYPE",
+    "CLICKRULES_NOTIFY_TOPIC_ARN",
+    "CLICKRULES_ALLOWED_REGIONS",
+    "CLICKRULES_TIMEOUT_MS",
+    "CLICKRULES_MEMORY_MB",
+    "CLICKRULES_FUEL",
+    "CLICKRULES_ON_GUEST_ERROR",
+];
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is inside the workspace")
+        .to_path_buf()
+}
+
+fn template_path() -> PathBuf {
+    repo_root().join("deploy/template.yaml")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing: YAML with short-form tags -> JSON with long-form intrinsic functions.
+
+fn template() -> Value {
+    let text = std::fs::read_to_string(template_path()).expect("deploy/template.yaml is readable");
+    let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).expect("template is YAML");
+    long_form(yaml)
+}
+
+fn long_form(yaml: serde_yaml_ng::Value) -> Value {
+    use serde_yaml_ng::Value as Y;
+    match yaml {
+        Y::Null => Value::Null,
+        Y::Bool(b) => Value::Bool(b),
+        Y::Number(n) => serde_json::to_value(n).expect("a YAML number is a JSON number"),
+        Y::String(s) => Value::String(s),
+        Y::Sequence(items) => Value::Array(items.into_iter().map(long_form).collect()),
+        Y::Mapping(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| {
+                    let Y::String(k) = k else {
+                        panic!("a template key that is not a string: {k:?}")
+                    };
+                    (k, long_form(v))
+                })
+                .collect(),
+        ),
+        Y::Tagged(tagged) => {
+            let tag = tagged.tag.to_string();
+            let name = tag.trim_start_matches('!');
+            let value = long_form(tagged.value);
+            match name {
+                "Ref" | "Condition" => json!({ name: value }),
+                // `!GetAtt A.B` is the string form of `Fn::GetAtt: [A, B]`.
+                "GetAtt" => {
+                    let Value::String(s) = &value else {
+                        return json!({ "Fn::GetAtt": value });
+                    };
+                    let (resource, attribute) = s.split_once('.').expect("!GetAtt Resource.Attr");
+                    json!({ "Fn::GetAtt": [resource, attribute] })
+                }
+                "Sub" | "If" | "Equals" | "Not" | "And" | "Or" | "Join" | "Select" | "Split"
+                | "FindInMap" | "Base64" | "Cidr" | "GetAZs" | "ImportValue" => {
+                    json!({ format!("Fn::{name}"): value })
+                }
+                _ => panic!("unknown CloudFormation tag {tag}"),
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resolving: the template as CloudFormation would deploy it with some parameters.
+
+struct Stack {
+    template: Value,
+    parameters: BTreeMap<String, String>,
+}
+
+impl Stack {
+    /// The stack with the parameters' defaults and the required code location, overridden by
+    /// `overrides`.
+    fn with(overrides: &[(&str, &str)]) -> Self {
+        let template = template();
+        let mut parameters = BTreeMap::new();
+        for (name, spec) in template["Parameters"]
+            .as_object()
+            .expect("template has Parameters")
+        {
+            if let Some(default) = spec.get("Default") {
+                parameters.insert(name.clone(), scalar(default));
+            }
+        }
+        parameters.insert("CodeS3Bucket".into(), "artifacts".into());
+        parameters.insert("CodeS3KeyPrefix".into(), "clickrules/0123abcd/".into());
+        for (name, value) in overrides {
+            assert!(
+                template["Parameters"].get(*name).is_some(),
+                "no parameter {name}"
+            );
+            parameters.insert(name.to_string(), value.to_string());
+        }
+        Self {
+            template,
+            parameters,
+        }
+    }
+
+    fn condition(&self, name: &str) -> bool {
+        let spec = self.template["Conditions"]
+            .get(name)
+            .unwrap_or_else(|| panic!("no condition {name}"));
+        self.truth(spec)
+    }
+
+    fn truth(&self, spec: &Value) -> bool {
+        let (function, args) = single_entry(spec);
+        match function {
+            "Condition" => self.condition(args.as_str().expect("condition name")),
+            "Fn::Not" => !self.truth(&args[0]),
+            "Fn::And" => args.as_array().unwrap().iter().all(|a| self.truth(a)),
+            "Fn::Or" => args.as_array().unwrap().iter().any(|a| self.truth(a)),
+            "Fn::Equals" => self.resolve(&args[0]) == self.resolve(&args[1]),
+            _ => panic!("not a condition function: {function}"),
+        }
+    }
+
+    /// Whether the stack creates `logical` (its `Condition`, if any, holds).
+    fn creates(&self, logical: &str) -> bool {
+        let resource = &self.template["Resources"][logical];
+        assert!(resource.is_object(), "no resource {logical}");
+        resource
+            .get("Condition")
+            .is_none_or(|c| self.condition(c.as_str().unwrap()))
+    }
+
+    /// The resource's properties, resolved.
+    fn properties(&self, logical: &str) -> Value {
+        assert!(self.creates(logical), "{logical} is not created");
+        self.resolve(&self.template["Resources"][logical]["Properties"])
+            .unwrap_or(Value::Null)
+    }
+
+    fn resources_of_type(&self, resource_type: &str) -> Vec<String> {
+        self.template["Resources"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(name, r)| r["Type"] == resource_type && self.creates(name))
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    /// `None` is `AWS::NoValue`: the enclosing entry disappears.
+    fn resolve(&self, value: &Value) -> Option<Value> {
+        match value {
+            Value::Array(items) => Some(Value::Array(
+                items.iter().filter_map(|v| self.resolve(v)).collect(),
+            )),
+            Value::Object(map) if map.len() == 1 && is_intrinsic(map.keys().next().unwrap()) => {
+                self.intrinsic(value)
+            }
+            Value::Object(map) => Some(Value::Object(
+                map.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), self.resolve(v)?)))
+                    .collect::<Map<_, _>>(),
+            )),
+            other => Some(other.clone()),
+        }
+    }
+
+    fn intrinsic(&self, value: &Value) -> Option<Value> {
+        let (function, args) = single_entry(value);
+        Some(match function {
+            "Ref" => return self.reference(args.as_str().expect("!Ref name")),
+            "Fn::GetAtt" => json!(format!("<{}.{}>", args[0].as_str()?, args[1].as_str()?)),
+            "Fn::If" => {
+                let chosen = if self.condition(args[0].as_str().expect("condition")) {
+                    &args[1]
+                } else {
+                    &args[2]
+                };
+                return self.resolve(chosen);
+            }
+            "Fn::Sub" => json!(self.substitute(args.as_str().expect("!Sub with a string"))),
+            "Fn::Join" => {
+                let parts = self.resolve(&args[1])?;
+                let parts: Vec<String> = parts.as_array()?.iter().map(scalar).collect();
+                json!(parts.join(args[0].as_str()?))
+            }
+            _ => panic!("the tests do not resolve {function}; teach them"),
+        })
+    }
+
+    fn reference(&self, name: &str) -> Option<Value> {
+        Some(json!(match name {
+            "AWS::NoValue" => return None,
+            "AWS::Partition" => "aws".to_string(),
+            "AWS::Region" => REGION.to_string(),
+            "AWS::AccountId" => ACCOUNT.to_string(),
+            "AWS::StackName" => "clickrules".to_string(),
+            _ => match self.parameters.get(name) {
+                Some(value) => value.clone(),
+                None => {
+                    assert!(self.creates(name), "!Ref {name}: not created");
+                    format!("<{name}>")
+                }
+            },
+        }))
+    }
+
+    fn substitute(&self, text: &str) -> String {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let end = rest[start..].find('}').expect("unclosed ${") + start;
+            let name = &rest[start + 2..end];
+            let value = match name.split_once('.') {
+                Some((resource, attribute)) if !name.starts_with("AWS::") => {
+                    format!("<{resource}.{attribute}>")
+                }
+                _ => scalar(&self.reference(name).expect("${AWS::NoValue} in !Sub")),
+            };
+            out.push_str(&value);
+            rest = &rest[end + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    fn function_environment(&self) -> BTreeMap<String, String> {
+        let function = self.properties("Function");
+        function["Environment"]["Variables"]
+            .as_object()
+            .expect("the function has environment variables")
+            .iter()
+            .map(|(k, v)| (k.clone(), scalar(v)))
+            .collect()
+    }
+
+    /// Every `Allow` statement of every identity policy, resolved: (where, actions, resources).
+    fn allow_statements(&self) -> Vec<Statement> {
+        let mut out = Vec::new();
+        for role in self.resources_of_type("AWS::IAM::Role") {
+            let properties = self.properties(&role);
+            for policy in properties["Policies"].as_array().into_iter().flatten() {
+                let name = format!("{role}/{}", scalar(&policy["PolicyName"]));
+                out.extend(statements(&name, &policy["PolicyDocument"]));
+            }
+            assert!(
+                properties.get("ManagedPolicyArns").is_none(),
+                "{role} attaches managed policies, which this test cannot see into"
+            );
+        }
+        for kind in ["AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"] {
+            for policy in self.resources_of_type(kind) {
+                out.extend(statements(
+                    &policy,
+                    &self.properties(&policy)["PolicyDocument"],
+                ));
+            }
+        }
+        out.retain(|s| s.allow);
+        out
+    }
+
+    /// The statements of the function's own role that allow `action`.
+    fn function_grants(&self, action: &str) -> Vec<Statement> {
+        let role = self.properties("Function")["Role"].clone();
+        assert_eq!(role, json!("<FunctionRole.Arn>"));
+        self.allow_statements()
+            .into_iter()
+            .filter(|s| s.place.starts_with("FunctionRole/") && s.allows(action))
+            .collect()
+    }
+}
+
+#[derive(Debug)]
+struct Statement {
+    place: String,
+    allow: bool,
+    actions: Vec<String>,
+    resources: Vec<String>,
+}
+
+impl Statement {
+    fn allows(&self, action: &str) -> bool {
+        self.actions.iter().any(|a| {
+            a.eq_ignore_ascii_case(action)
+                || a.strip_suffix('*').is_some_and(|prefix| {
+                    action
+                        .to_ascii_lowercase()
+                        .starts_with(&prefix.to_ascii_lowercase())
+                })
+        })
+    }
+}
+
+fn statements(place: &str, document: &Value) -> Vec<Statement> {
+    let list = |v: &Value| -> Vec<String> {
+        match v {
+            Value::Array(items) => items.iter().map(scalar).collect(),
+            Value::Null => Vec::new(),
+            one => vec![scalar(one)],
+        }
+    };
+    let statements = match &document["Statement"] {
+        Value::Array(items) => items.clone(),
+        one => vec![one.clone()],
+    };
+    statements
+        .iter()
+        .map(|s| {
+            assert!(
+                s.get("NotAction").is_none() && s.get("NotResource").is_none(),
+                "{place}: NotAction/NotResource grant more than they name"
+            );
+            Statement {
+                place: place.to_string(),
+                allow: s["Effect"] == "Allow",
+                actions: list(&s["Action"]),
+                resources: list(&s["Resource"]),
+            }
+        })
+        .collect()
+}
+
+fn single_entry(value: &Value) -> (&str, &Value) {
+    let map = value.as_object().expect("an intrinsic function");
+    assert_eq!(map.len(), 1, "{value}");
+    let (k, v) = map.iter().next().unwrap();
+    (k.as_str(), v)
+}
+
+fn is_intrinsic(key: &str) -> bool {
+    key == "Ref" || key == "Condition" || key.starts_with("Fn::")
+}
+
+fn scalar(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        other => panic!("expected a scalar, got {other}"),
+    }
+}
+
+fn snapshot_arn(rest: &str) -> String {
+    format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{rest}")
+}
+
+/// The variants of the stack the policy checks run on: every condition both ways.
+fn variants() -> Vec<Stack> {
+    vec![
+        Stack::with(&[]),
+        Stack::with(&[
+            ("SnapshotQualifier", ""),
+            ("GuestObject", ""),
+            ("NotifyEmail", "ops@example.com"),
+        ]),
+        Stack::with(&[
+            (
+                "NotifyTopicArn",
+                "arn:aws:sns:us-west-1:123456789012:existing",
+            ),
+            ("GuestSettingRegion", "eu-west-1"),
+            ("GuestSettingSecondRegion", "eu-central-1"),
+            ("GuestSettingLowBatteryMv", "1600"),
+        ]),
+    ]
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tests.
+
+#[test]
+fn template_passes_cfn_lint() {
+    let output = match Command::new("cfn-lint").arg(template_path()).output() {
+        Ok(output) => output,
+        Err(e) if std::env::var_os("CI").is_none() => {
+            eprintln!(
+                "SKIPPED template_passes_cfn_lint: cfn-lint not runnable ({e}); pip install cfn-lint"
+            );
+            return;
+        }
+        Err(e) => panic!("CI is set and cfn-lint is not runnable ({e}): .ci/run installs it"),
+    };
+    assert!(
+        output.status.success(),
+        "cfn-lint found problems in deploy/template.yaml:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn no_policy_grants_a_wildcard_resource_where_an_arn_exists() {
+    for stack in variants() {
+        let statements = stack.allow_statements();
+        assert!(statements.len() >= 6, "{statements:#?}");
+        for s in &statements {
+            assert!(!s.resources.is_empty(), "{}: no Resource", s.place);
+            for action in &s.actions {
+                assert!(
+                    !action.contains('*'),
+                    "{}: wildcard action {action}",
+                    s.place
+                );
+            }
+            for resource in &s.resources {
+                if resource == "*" {
+                    assert!(
+                        s.actions
+                            .iter()
+                            .all(|a| NO_RESOURCE_LEVEL_ACTIONS.contains(&a.as_str())),
+                        "{}: Resource \"*\" for {:?}, which support resource-level permissions",
+                        s.place,
+                        s.actions
+                    );
+                    continue;
+                }
+                // A stack resource's own ARN, or an ARN spelled out in full.
+                let is_arn = (resource.starts_with('<') && resource.contains('>'))
+                    || resource.starts_with("arn:aws:");
+                assert!(is_arn, "{}: {resource} is not an ARN", s.place);
+                // The one pattern allowed: the object keys under the guest prefix.
+                let wildcard_ok = resource == "<GuestBucket.Arn>/guests/*";
+                assert!(
+                    wildcard_ok || !resource.contains('*'),
+                    "{}: wildcard in {resource}",
+                    s.place
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn invoke_permission_names_the_snapshot_function_as_it_is_invoked() {
+    let cases = [
+        (vec![], "scheduled_snapshot:prod"),
+        (vec![("SnapshotQualifier", "")], "scheduled_snapshot"),
+        (
+            vec![
+                ("SnapshotFunctionName", "backup"),
+                ("SnapshotQualifier", "7"),
+            ],
+            "backup:7",
+        ),
+    ];
+    for (overrides, expected) in cases {
+        let stack = Stack::with(&overrides);
+        let grants = stack.function_grants("lambda:InvokeFunction");
+        assert_eq!(grants.len(), 1, "{grants:#?}");
+        assert_eq!(
+            grants[0].resources,
+            [snapshot_arn(expected)],
+            "{overrides:?}"
+        );
+        assert_eq!(grants[0].actions, ["lambda:InvokeFunction"]);
+
+        // ... and it is the function and qualifier the Lambda is told to invoke.
+        let env = stack.function_environment();
+        let invoked = match env["CLICKRULES_SNAPSHOT_QUALIFIER"].as_str() {
+            "" => env["CLICKRULES_SNAPSHOT_FUNCTION"].clone(),
+            q => format!("{}:{q}", env["CLICKRULES_SNAPSHOT_FUNCTION"]),
+        };
+        assert_eq!(snapshot_arn(&invoked), snapshot_arn(expected));
+    }
+    // The default is the original Lambda's call: scheduled_snapshot, Qualifier='prod'.
+    let env = Stack::with(&[]).function_environment();
+    assert_eq!(env["CLICKRULES_SNAPSHOT_FUNCTION"], "scheduled_snapshot");
+    assert_eq!(env["CLICKRULES_SNAPSHOT_QUALIFIER"], "prod");
+    assert_eq!(env["CLICKRULES_INVOCATION_TYPE"], "RequestResponse");
+}
+
+#[test]
+fn guest_reads_are_limited_to_the_guest_prefix() {
+    let stack = Stack::with(&[]);
+    let s3: Vec<Statement> = stack
+        .allow_statements()
+        .into_iter()
+        .filter(|s| s.actions.iter().any(|a| a.starts_with("s3:")))
+        .collect();
+    assert_eq!(s3.len(), 1, "{s3:#?}");
+    assert_eq!(s3[0].place, "FunctionRole/clickrules");
+    assert_eq!(s3[0].actions, ["s3:GetObject", "s3:GetObjectVersion"]);
+    assert_eq!(s3[0].resources, ["<GuestBucket.Arn>/guests/*"]);
+    assert_eq!(
+        stack.function_environment()["CLICKRULES_GUEST"],
+        "s3://<GuestBucket>/guests/guest.wasm"
+    );
+
+    let moved = Stack::with(&[("GuestPrefix", "rules/button/"), ("GuestObject", "v2.wasm")]);
+    let s3 = moved.function_grants("s3:GetObject");
+    assert_eq!(s3[0].resources, ["<GuestBucket.Arn>/rules/button/*"]);
+    assert_eq!(
+        moved.function_environment()["CLICKRULES_GUEST"],
+        "s3://<GuestBucket>/rules/button/v2.wasm"
+    );
+
+    // No guest object: the built-in default guest, which an empty variable selects.
+    let builtin = Stack::with(&[("GuestObject", "")]);
+    assert_eq!(builtin.function_environment()["CLICKRULES_GUEST"], "");
+}
+
+#[test]
+fn sns_publish_is_limited_to_the_notification_topic() {
+    let created = Stack::with(&[]);
+    let grants = created.function_grants("sns:Publish");
+    assert_eq!(grants.len(), 1, "{grants:#?}");
+    assert_eq!(grants[0].resources, ["<NotifyTopic>"]);
+    assert_eq!(
+        created.function_environment()["CLICKRULES_NOTIFY_TOPIC_ARN"],
+        "<NotifyTopic>"
+    );
+
+    let existing_arn = "arn:aws:sns:us-west-1:123456789012:existing";
+    let existing = Stack::with(&[("NotifyTopicArn", existing_arn)]);
+    assert!(!existing.creates("NotifyTopic"));
+    assert_eq!(
+        existing.function_grants("sns:Publish")[0].resources,
+        [existing_arn]
+    );
+    assert_eq!(
+        existing.function_environment()["CLICKRULES_NOTIFY_TOPIC_ARN"],
+        existing_arn
+    );
+    let all: Vec<_> = existing
+        .allow_statements()
+        .into_iter()
+        .filter(|s| s.actions.iter().any(|a| a.starts_with("sns:")))
+        .collect();
+    assert_eq!(all.len(), 1, "{all:#?}");
+}
+
+#[test]
+fn function_runs_bootstrap_on_al2023_with_the_packaged_zip() {
+    for arch in ["arm64", "x86_64"] {
+        let stack = Stack::with(&[("Architecture", arch)]);
+        let f = stack.properties("Function");
+        assert_eq!(f["Runtime"], "provided.al2023");
+        assert_eq!(f["Handler"], "bootstrap");
+        assert_eq!(f["Architectures"], json!([arch]));
+        // deploy/package.sh writes deploy/dist/<arch>/bootstrap.zip; the README uploads dist/.
+        assert_eq!(
+            f["Code"],
+            json!({ "S3Bucket": "artifacts", "S3Key": format!("clickrules/0123abcd/{arch}/bootstrap.zip") })
+        );
+        assert!(
+            f["MemorySize"]
+                .as_str()
+                .is_some_and(|m| m.parse::<u32>().unwrap() >= 128)
+        );
+        assert!(
+            f["Timeout"]
+                .as_str()
+                .is_some_and(|t| t.parse::<u32>().unwrap() >= 3)
+        );
+    }
+    assert_eq!(
+        Stack::with(&[]).properties("Function")["Architectures"],
+        json!(["arm64"])
+    );
+}
+
+#[test]
+fn function_gets_only_variables_it_reads() {
+    for stack in variants() {
+        for (name, value) in stack.function_environment() {
+            if let Some(key) = name.strip_prefix("CLICKRULES_CONFIG_") {
+                // Guest settings are served even when empty, so only set ones are passed.
+                assert!(!key.is_empty() && !value.is_empty(), "{name}={value:?}");
+            } else {
+                assert!(
+                    FUNCTION_VARIABLES.contains(&name.as_str()),
+                    "unknown {name}"
+                );
+            }
+        }
+    }
+    let set = &variants()[2];
+    let env = set.function_environment();
+    assert_eq!(env["CLICKRULES_CONFIG_REGION"], "eu-west-1");
+    assert_eq!(env["CLICKRULES_CONFIG_SECOND_REGION"], "eu-central-1");
+    assert_eq!(env["CLICKRULES_CONFIG_LOW_BATTERY_MV"], "1600");
+    assert!(
+        !Stack::with(&[])
+            .function_environment()
+            .contains_key("CLICKRULES_CONFIG_REGION")
+    );
+}
+
+#[test]
+fn iot_rule_on_the_button_topic_is_the_only_invoker() {
+    let stack = Stack::with(&[]);
+    let rule = stack.properties("PressRule")["TopicRulePayload"].clone();
+    assert_eq!(rule["Sql"], "SELECT * FROM 'iotbutton/+'");
+    assert_eq!(
+        rule["Actions"],
+        json!([{ "Lambda": { "FunctionArn": "<Function.Arn>" } }])
+    );
+    assert_eq!(rule["RuleDisabled"], false);
+
+    let permission = stack.properties("PressRulePermission");
+    assert_eq!(permission["Action"], "lambda:InvokeFunction");
+    assert_eq!(permission["Principal"], "iot.amazonaws.com");
+    assert_eq!(permission["FunctionName"], "<Function.Arn>");
+    assert_eq!(permission["SourceArn"], "<PressRule.Arn>");
+    assert_eq!(permission["SourceAccount"], ACCOUNT);
+    assert_eq!(stack.resources_of_type("AWS::Lambda::Permission").len(), 1);
+
+    let other = Stack::with(&[("TopicFilter", "buttons/+/press")]);
+    assert_eq!(
+        other.properties("PressRule")["TopicRulePayload"]["Sql"],
+        "SELECT * FROM 'buttons/+/press'"
+    );
+}
+
+#[test]
+fn failed_presses_are_retried_then_dead_lettered() {
+    let stack = Stack::with(&[
+        ("MaximumRetryAttempts", "1"),
+        ("MaximumEventAgeInSeconds", "600"),
+    ]);
+    let config = stack.properties("FunctionEventInvokeConfig");
+    assert_eq!(config["FunctionName"], "<Function>");
+    // IoT invokes the unqualified function, which is $LATEST.
+    assert_eq!(config["Qualifier"], "$LATEST");
+    assert_eq!(config["MaximumRetryAttempts"], "1");
+    assert_eq!(config["MaximumEventAgeInSeconds"], "600");
+    assert_eq!(
+        config["DestinationConfig"]["OnFailure"]["Destination"],
+        "<DeadLetterQueue.Arn>"
+    );
+    // Lambda sends to the destination with the function's own role.
+    let grants = stack.function_grants("sqs:SendMessage");
+    assert_eq!(grants.len(), 1, "{grants:#?}");
+    assert_eq!(grants[0].resources, ["<DeadLetterQueue.Arn>"]);
+
+    let defaults = Stack::with(&[]).properties("FunctionEventInvokeConfig");
+    assert_eq!(defaults["MaximumRetryAttempts"], "2");
+    assert_eq!(defaults["MaximumEventAgeInSeconds"], "3600");
+}
+
+#[test]
+fn guest_bucket_is_versioned_private_and_encrypted() {
+    let bucket = Stack::with(&[]).properties("GuestBucket");
+    assert_eq!(bucket["VersioningConfiguration"]["Status"], "Enabled");
+    let block = &bucket["PublicAccessBlockConfiguration"];
+    for setting in [
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    ] {
+        assert_eq!(block[setting], true, "{setting}");
+    }
+    let encryption = &bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0];
+    assert_eq!(
+        encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"],
+        "AES256"
+    );
+}
+
+#[test]
+fn logs_go_to_the_stack_log_group_only() {
+    let stack = Stack::with(&[]);
+    assert_eq!(
+        stack.properties("Function")["LoggingConfig"]["LogGroup"],
+        "<LogGroup>"
+    );
+    let grants = stack.function_grants("logs:PutLogEvents");
+    assert_eq!(grants.len(), 1);
+    assert_eq!(grants[0].resources, ["<LogGroup.Arn>"]);
+    assert!(stack.function_grants("logs:CreateLogGroup").is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// deploy/check-binary.sh, which deploy/package.sh and .ci/run use: it must be able to fail.
+
+fn check_binary(args: &[&str]) -> std::process::Output {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    Command::new("bash")
+        .arg(repo_root().join("deploy/check-binary.sh"))
+        .arg(exe)
+        .args(args)
+        .output()
+        .expect("bash runs")
+}
+
+fn readelf_available() -> bool {
+    let found = Command::new("readelf").arg("--version").output().is_ok();
+    if !found && std::env::var_os("CI").is_some() {
+        panic!("CI is set and readelf (binutils) is missing");
+    }
+    if !found {
+        eprintln!("SKIPPED: readelf not found (apt-get install binutils)");
+    }
+    found
+}
+
+#[test]
+fn glibc_check_rejects_a_binary_that_needs_a_newer_glibc() {
+    if !readelf_available() {
+        return;
+    }
+    // Every glibc binary needs at least GLIBC_2.2.5 (x86_64) or 2.17 (aarch64), so a ceiling
+    // of 2.0 must fail and name what is needed.
+    let too_old = check_binary(&["", "2.0"]);
+    assert!(!too_old.status.success());
+    let stderr = String::from_utf8_lossy(&too_old.stderr);
+    assert!(stderr.contains("newer than 2.0"), "{stderr}");
+
+    // A ceiling far above anything released passes and reports the newest version needed.
+    let ok = check_binary(&["", "99.0"]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("newest glibc symbol version GLIBC_2."));
+}
+
+#[test]
+fn glibc_check_rejects_the_wrong_architecture() {
+    if !readelf_available() {
+        return;
+    }
+    let wrong = if cfg!(target_arch = "aarch64") {
+        "x86_64"
+    } else {
+        "arm64"
+    };
+    let output = check_binary(&[wrong, "99.0"]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains(&format!("not {wrong}")));
+}

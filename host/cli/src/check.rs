@@ -6,27 +6,16 @@ use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::Args;
-use clickrules_engine::{Click, ClickType, Decision, Engine, Limits, PressError};
+use clickrules_engine::{
+    BATTERY_EDGE_CASES, Click, ClickType, Decision, Engine, Limits, PressError,
+};
 use serde::Serialize;
 
 use crate::args::{EngineArgs, LoadedGuest, load_guest};
 use crate::render;
 
-/// Unreported, empty, just above empty, around the usual low-battery thresholds, a fresh
-/// battery, and the largest value the contract can carry.
 /// Wider action lists are cut in the table (`--json` has them whole).
 const MAX_ACTIONS_WIDTH: usize = 72;
-
-const BATTERY_CASES: [Option<u32>; 8] = [
-    None,
-    Some(0),
-    Some(1),
-    Some(1499),
-    Some(1500),
-    Some(1705),
-    Some(3300),
-    Some(u32::MAX),
-];
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
@@ -107,7 +96,7 @@ pub fn evaluate(engine: &Engine, loaded: &LoadedGuest, serial: &str, keep_going:
     let mut rows = Vec::new();
     let mut stop = false;
     for click_type in ClickType::ALL {
-        for battery_mv in BATTERY_CASES {
+        for battery_mv in BATTERY_EDGE_CASES {
             let decision = (!stop).then(|| {
                 let click = Click {
                     serial_number: serial.to_string(),

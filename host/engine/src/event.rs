@@ -58,6 +58,20 @@ pub struct Click {
     pub received_at_ms: u64,
 }
 
+/// Battery readings worth checking a guest against: unreported, empty, just above empty,
+/// around the usual low-battery thresholds, a fresh battery, and the largest value the
+/// contract carries. `clickrules check` and the test kit's cost example use them.
+pub const BATTERY_EDGE_CASES: [Option<u32>; 8] = [
+    None,
+    Some(0),
+    Some(1),
+    Some(1499),
+    Some(1500),
+    Some(1705),
+    Some(3300),
+    Some(u32::MAX),
+];
+
 /// Which message format delivered the press.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

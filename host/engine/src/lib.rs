@@ -41,7 +41,9 @@ pub use config::{
 pub use decision::{Decision, GuestInfo, LogEntry, LogLevel, Output};
 pub use engine::Engine;
 pub use error::{LoadError, PressError};
-pub use event::{Click, ClickType, EventError, EventFormat, NormalisedEvent, normalise_event};
+pub use event::{
+    BATTERY_EDGE_CASES, Click, ClickType, EventError, EventFormat, NormalisedEvent, normalise_event,
+};
 pub use guest::{Guest, MAX_GUEST_BYTES, sha256_hex};
 
 /// The WIT package every guest implements, as guests name it in their imports.

@@ -9,18 +9,8 @@
 
 use std::time::Instant;
 
+use clickrules_engine::BATTERY_EDGE_CASES;
 use clickrules_testkit::{Click, ClickType, Harness};
-
-const BATTERIES: [Option<u32>; 8] = [
-    None,
-    Some(0),
-    Some(1),
-    Some(1499),
-    Some(1500),
-    Some(1705),
-    Some(3300),
-    Some(u32::MAX),
-];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -35,7 +25,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (mut fuel, mut memory, mut times) = (0u64, 0u64, Vec::new());
     for _ in 0..rounds {
         for click_type in ClickType::ALL {
-            for battery in BATTERIES {
+            for battery in BATTERY_EDGE_CASES {
                 let mut click = Click::new(click_type);
                 if let Some(mv) = battery {
                     click = click.battery_mv(mv);

@@ -4,6 +4,9 @@
 //   node build.mjs [--wit DIR] [--out FILE]
 //
 // Defaults: the repository's wit/ and dist/by_click.wasm beside this file.
+//
+// package.json lists @bytecodealliance/preview2-shim itself: componentize-js 0.23 imports it
+// without declaring it, so a clean `npm ci` would otherwise leave it out.
 
 import { componentize } from '@bytecodealliance/componentize-js';
 import { mkdir, writeFile } from 'node:fs/promises';

@@ -158,10 +158,13 @@ where
     match e {
         SdkError::ServiceError(context) => {
             let code = e.code().map(str::to_string);
-            if context.raw().status().as_u16() == 429
-                || code.as_deref().is_some_and(|c| THROTTLE_CODES.contains(&c))
-            {
+            let status = context.raw().status().as_u16();
+            if status == 429 || code.as_deref().is_some_and(|c| THROTTLE_CODES.contains(&c)) {
                 ActionError::Throttled { operation, message }
+            } else if status >= 500 {
+                // The service failed, not the request: still failing after the SDK's retries,
+                // but AWS's retry of the whole press may succeed.
+                ActionError::Unavailable { operation, message }
             } else {
                 ActionError::Refused {
                     operation,

@@ -9,6 +9,13 @@ use aws_config::{BehaviorVersion, SdkConfig};
 /// tens of MB and S3 is in-region, so this is generous; without it a hung connection would hold
 /// the press until the Lambda's own timeout.
 const S3_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The same for one SNS publish. A hung endpoint otherwise holds the press until the function
+/// times out, and the decision record is never logged.
+const SNS_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The whole `lambda:Invoke`, retries included. `RequestResponse` waits for the snapshot
+/// function itself, so this is long, yet it ends before the stack's 60 s function timeout so
+/// the press fails with a record naming the hung call.
+const LAMBDA_OPERATION_TIMEOUT: Duration = Duration::from_secs(45);
 
 /// The clients the AWS edge uses.
 #[derive(Debug, Clone)]
@@ -37,19 +44,32 @@ impl AwsClients {
     /// `path_style` is set or the configuration names an endpoint: emulators and custom
     /// endpoints do not serve `bucket.host` virtual-hosted names.
     pub fn from_sdk_config(config: &SdkConfig, path_style: bool) -> Self {
-        let timeouts = config
-            .timeout_config()
-            .map_or_else(TimeoutConfig::builder, TimeoutConfig::to_builder)
-            .operation_attempt_timeout(S3_ATTEMPT_TIMEOUT)
-            .build();
+        let timeouts = |set: fn(
+            aws_config::timeout::TimeoutConfigBuilder,
+        ) -> aws_config::timeout::TimeoutConfigBuilder| {
+            set(config
+                .timeout_config()
+                .map_or_else(TimeoutConfig::builder, TimeoutConfig::to_builder))
+            .build()
+        };
         let s3 = aws_sdk_s3::config::Builder::from(config)
             .force_path_style(path_style || config.endpoint_url().is_some())
-            .timeout_config(timeouts)
+            .timeout_config(timeouts(|t| {
+                t.operation_attempt_timeout(S3_ATTEMPT_TIMEOUT)
+            }))
+            .build();
+        let lambda = aws_sdk_lambda::config::Builder::from(config)
+            .timeout_config(timeouts(|t| t.operation_timeout(LAMBDA_OPERATION_TIMEOUT)))
+            .build();
+        let sns = aws_sdk_sns::config::Builder::from(config)
+            .timeout_config(timeouts(|t| {
+                t.operation_attempt_timeout(SNS_ATTEMPT_TIMEOUT)
+            }))
             .build();
         Self {
             s3: aws_sdk_s3::Client::from_conf(s3),
-            lambda: aws_sdk_lambda::Client::new(config),
-            sns: aws_sdk_sns::Client::new(config),
+            lambda: aws_sdk_lambda::Client::from_conf(lambda),
+            sns: aws_sdk_sns::Client::from_conf(sns),
         }
     }
 }

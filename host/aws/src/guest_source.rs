@@ -5,12 +5,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clickrules_builtin::{DEFAULT_GUEST, DEFAULT_GUEST_URI};
-use clickrules_engine::{Engine, Guest, GuestInfo, LoadError};
+use clickrules_engine::{Arch, ArtifactError, Engine, Guest, GuestInfo, LoadError, sha256_hex};
 use serde::Serialize;
 
 use crate::location::GuestLocation;
 use crate::object_store::FetchError;
 use crate::s3_guest::S3GuestSource;
+use crate::settings::ArtifactPolicy;
 
 /// How the guest for this press was obtained.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -62,6 +63,118 @@ pub enum GuestSourceError {
         #[source]
         error: LoadError,
     },
+    /// Signed artifacts are required and this guest has no usable one.
+    #[error(
+        "the guest {uri} has no usable signed artifact, and CLICKRULES_REQUIRE_SIGNED=true \
+         forbids compiling it: {reason}"
+    )]
+    Unsigned {
+        /// The guest.
+        uri: String,
+        /// Why its artifact could not be used.
+        #[source]
+        reason: ArtifactUnavailable,
+    },
+}
+
+/// Why a guest's signed artifact was not used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ArtifactUnavailable {
+    /// The artifact object could not be fetched (missing, denied, S3 failing).
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    /// The artifact file could not be read.
+    #[error("could not read the artifact {path}: {message}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        message: String,
+    },
+    /// The artifact is there but failed verification (or this host cannot load artifacts).
+    #[error("the artifact {uri} was refused: {error}")]
+    Refused {
+        /// Where it came from.
+        uri: String,
+        /// What failed.
+        #[source]
+        error: ArtifactError,
+    },
+}
+
+/// A guest as [`load_guest`] found it.
+pub(crate) struct Loaded {
+    pub(crate) guest: Arc<Guest>,
+    /// Why a signed artifact was expected but not used.
+    pub(crate) artifact_note: Option<String>,
+    /// Whether the engine already held it (nothing compiled or deserialized).
+    pub(crate) was_cached: bool,
+}
+
+/// Loads a guest's code: from its signed artifact when the policy allows and one is usable,
+/// else by compiling the `.wasm` (noting why in the record), or not at all when signed
+/// artifacts are required. `artifact` fetches the artifact's bytes for this host.
+pub(crate) async fn load_guest<F, Fut>(
+    engine: &Engine,
+    bytes: &[u8],
+    uri: &str,
+    policy: Option<&ArtifactPolicy>,
+    artifact: F,
+) -> Result<Loaded, GuestSourceError>
+where
+    F: FnOnce(Arch) -> Fut,
+    Fut: Future<Output = Result<(String, Vec<u8>), ArtifactUnavailable>>,
+{
+    let sha = sha256_hex(bytes);
+    if let Some(guest) = engine.cached(&sha) {
+        return Ok(Loaded {
+            guest,
+            artifact_note: None,
+            was_cached: true,
+        });
+    }
+    let mut note = None;
+    if let Some(policy) = policy {
+        let loaded = match Arch::host() {
+            None => Err(ArtifactUnavailable::Refused {
+                uri: uri.to_string(),
+                error: ArtifactError::UnsupportedHost,
+            }),
+            Some(arch) => artifact(arch).await.and_then(|(artifact_uri, bytes)| {
+                engine
+                    .load_artifact(&bytes, &sha, &policy.trusted)
+                    .map_err(|error| ArtifactUnavailable::Refused {
+                        uri: artifact_uri,
+                        error,
+                    })
+            }),
+        };
+        match loaded {
+            Ok(guest) => {
+                return Ok(Loaded {
+                    guest,
+                    artifact_note: None,
+                    was_cached: false,
+                });
+            }
+            Err(reason) if policy.require => {
+                return Err(GuestSourceError::Unsigned {
+                    uri: uri.to_string(),
+                    reason,
+                });
+            }
+            Err(reason) => note = Some(format!("compiled the .wasm: {reason}")),
+        }
+    }
+    let guest = engine.load(bytes).map_err(|error| GuestSourceError::Load {
+        uri: uri.to_string(),
+        error,
+    })?;
+    Ok(Loaded {
+        guest,
+        artifact_note: note,
+        was_cached: false,
+    })
 }
 
 /// Supplies the guest for each press. The press handler is generic over this so it can be
@@ -83,13 +196,31 @@ impl FixedGuest {
         Self::from_bytes(engine, DEFAULT_GUEST, DEFAULT_GUEST_URI)
     }
 
-    /// A component file.
-    pub fn from_path(engine: &Engine, path: &Path) -> Result<Self, GuestSourceError> {
+    /// A component file. With an artifact policy, its signed artifact is looked for beside
+    /// it (`<file>.<arch>.cwasm`).
+    pub async fn from_path(
+        engine: &Engine,
+        path: &Path,
+        artifacts: Option<&ArtifactPolicy>,
+    ) -> Result<Self, GuestSourceError> {
         let bytes = std::fs::read(path).map_err(|e| GuestSourceError::Read {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
-        Self::from_bytes(engine, &bytes, &path.display().to_string())
+        let uri = path.display().to_string();
+        let read_artifact = |arch: Arch| async move {
+            let mut name = path.as_os_str().to_owned();
+            name.push(format!(".{arch}.cwasm"));
+            let artifact = PathBuf::from(name);
+            std::fs::read(&artifact)
+                .map(|bytes| (artifact.display().to_string(), bytes))
+                .map_err(|e| ArtifactUnavailable::Read {
+                    path: artifact,
+                    message: e.to_string(),
+                })
+        };
+        let loaded = load_guest(engine, &bytes, &uri, artifacts, read_artifact).await?;
+        Ok(Self::fixed(loaded.guest, &uri, loaded.artifact_note))
     }
 
     /// Component bytes, recorded under `uri`.
@@ -98,21 +229,23 @@ impl FixedGuest {
             uri: uri.to_string(),
             error,
         })?;
+        Ok(Self::fixed(guest, uri, None))
+    }
+
+    fn fixed(guest: Arc<Guest>, uri: &str, artifact_note: Option<String>) -> Self {
         let info = GuestInfo {
             uri: Some(uri.to_string()),
-            sha256: guest.sha256().to_string(),
-            size_bytes: guest.size_bytes(),
-            etag: None,
-            version_id: None,
+            artifact_note,
+            ..guest.info()
         };
-        Ok(Self {
+        Self {
             current: CurrentGuest {
                 guest,
                 info,
                 fetch: FetchKind::Fixed,
                 stale: None,
             },
-        })
+        }
     }
 
     /// The loaded guest.
@@ -138,18 +271,28 @@ pub enum AnySource {
 
 impl AnySource {
     /// Loads the guest at `location` now (the cold-start fetch for S3), so a missing or broken
-    /// guest fails init rather than the first press.
+    /// guest fails init rather than the first press. The built-in guest is part of the binary
+    /// and needs no signature.
     pub async fn open(
         engine: &Arc<Engine>,
         location: &GuestLocation,
         s3: &aws_sdk_s3::Client,
+        artifacts: Option<&ArtifactPolicy>,
     ) -> Result<Self, GuestSourceError> {
         Ok(match location {
             GuestLocation::Builtin => Self::Fixed(FixedGuest::builtin(engine)?),
-            GuestLocation::Path(path) => Self::Fixed(FixedGuest::from_path(engine, path)?),
-            GuestLocation::S3(uri) => {
-                Self::S3(S3GuestSource::open(Arc::clone(engine), s3.clone(), uri.clone()).await?)
+            GuestLocation::Path(path) => {
+                Self::Fixed(FixedGuest::from_path(engine, path, artifacts).await?)
             }
+            GuestLocation::S3(uri) => Self::S3(
+                S3GuestSource::open_with_artifacts(
+                    Arc::clone(engine),
+                    s3.clone(),
+                    uri.clone(),
+                    artifacts.cloned(),
+                )
+                .await?,
+            ),
         })
     }
 }

@@ -14,7 +14,7 @@
 //! let settings = Settings::from_process_env()?;
 //! let engine = Arc::new(Engine::new(settings.engine_config())?);
 //! let clients = AwsClients::from_env().await;
-//! let source = AnySource::open(&engine, &settings.guest, &clients.s3).await?;
+//! let source = AnySource::open(&engine, &settings.guest, &clients.s3, settings.artifacts.as_ref()).await?;
 //! let executor = AwsExecutor::new(&clients, &settings);
 //! let handler = Handler::new(engine, source, executor, settings.on_guest_error)?;
 //! let event = br#"{"serialNumber":"G030JF055364XVRB","batteryVoltage":"1705mV","clickType":"SINGLE"}"#;
@@ -45,11 +45,14 @@ pub use executor::{
     ActionError, ActionExecutor, ActionOutcome, PreflightError, Receipt, check_topic, execute_all,
 };
 pub use guest_source::{
-    AnySource, CurrentGuest, FetchKind, FixedGuest, GuestSource, GuestSourceError,
+    AnySource, ArtifactUnavailable, CurrentGuest, FetchKind, FixedGuest, GuestSource,
+    GuestSourceError,
 };
 pub use handler::Handler;
 pub use location::{GUEST_LOCATION_FORMS, GuestLocation, S3Uri};
 pub use object_store::{FetchError, Fetched, ObjectStore, S3Object};
 pub use record::{Failure, Fallback, PressFailed, PressRecord};
 pub use s3_guest::{S3GuestSource, SourceStats};
-pub use settings::{InvocationType, OnGuestError, Settings, SettingsError, SnapshotTarget};
+pub use settings::{
+    ArtifactPolicy, InvocationType, OnGuestError, Settings, SettingsError, SnapshotTarget,
+};

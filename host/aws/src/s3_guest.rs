@@ -4,11 +4,14 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use clickrules_engine::{Engine, Guest, GuestInfo, sha256_hex};
+use clickrules_engine::{Arch, Engine, Guest, GuestInfo};
 
-use crate::guest_source::{CurrentGuest, FetchKind, GuestSource, GuestSourceError};
+use crate::guest_source::{
+    ArtifactUnavailable, CurrentGuest, FetchKind, GuestSource, GuestSourceError, Loaded, load_guest,
+};
 use crate::location::S3Uri;
 use crate::object_store::{FetchError, Fetched, ObjectStore, S3Object};
+use crate::settings::ArtifactPolicy;
 
 /// The object last fetched, compiled, with the identity S3 gave it.
 #[derive(Debug, Clone)]
@@ -16,6 +19,8 @@ struct Cached {
     guest: Arc<Guest>,
     etag: Option<String>,
     version_id: Option<String>,
+    /// Why its signed artifact was not used, when one was expected.
+    artifact_note: Option<String>,
 }
 
 /// Counters, so tests and metrics can see which path each press took.
@@ -27,8 +32,10 @@ pub struct SourceStats {
     pub not_modified: u64,
     /// Presses that ran the cached guest because S3 failed transiently.
     pub stale: u64,
-    /// Downloads whose bytes were not already compiled, so the engine compiled them.
+    /// Downloads whose bytes were not already loaded, so the engine compiled them.
     pub compiles: u64,
+    /// Downloads whose code came from a verified signed artifact instead.
+    pub artifacts: u64,
 }
 
 #[derive(Debug, Default)]
@@ -37,6 +44,7 @@ struct Counters {
     not_modified: AtomicU64,
     stale: AtomicU64,
     compiles: AtomicU64,
+    artifacts: AtomicU64,
 }
 
 /// The guest at an S3 URI, revalidated on every [`current`](GuestSource::current).
@@ -45,6 +53,7 @@ pub struct S3GuestSource<O> {
     engine: Arc<Engine>,
     store: O,
     uri: S3Uri,
+    artifacts: Option<ArtifactPolicy>,
     cached: Mutex<Option<Cached>>,
     counters: Counters,
 }
@@ -53,10 +62,22 @@ impl<O: ObjectStore> S3GuestSource<O> {
     /// Fetches and compiles the object now: the cold-start fetch. Fails if it is missing,
     /// unreadable or not a runnable guest; there is nothing cached to fall back on yet.
     pub async fn open(engine: Arc<Engine>, store: O, uri: S3Uri) -> Result<Self, GuestSourceError> {
+        Self::open_with_artifacts(engine, store, uri, None).await
+    }
+
+    /// As [`open`](Self::open); with a policy, each new object's code is loaded from its
+    /// signed artifact (`<key>.<arch>.cwasm` in the same bucket) when that verifies.
+    pub async fn open_with_artifacts(
+        engine: Arc<Engine>,
+        store: O,
+        uri: S3Uri,
+        artifacts: Option<ArtifactPolicy>,
+    ) -> Result<Self, GuestSourceError> {
         let source = Self {
             engine,
             store,
             uri,
+            artifacts,
             cached: Mutex::new(None),
             counters: Counters::default(),
         };
@@ -77,6 +98,7 @@ impl<O: ObjectStore> S3GuestSource<O> {
             not_modified: c.not_modified.load(Ordering::Relaxed),
             stale: c.stale.load(Ordering::Relaxed),
             compiles: c.compiles.load(Ordering::Relaxed),
+            artifacts: c.artifacts.load(Ordering::Relaxed),
         }
     }
 
@@ -96,10 +118,10 @@ impl<O: ObjectStore> S3GuestSource<O> {
         CurrentGuest {
             info: GuestInfo {
                 uri: Some(self.uri.to_string()),
-                sha256: cached.guest.sha256().to_string(),
-                size_bytes: cached.guest.size_bytes(),
                 etag: cached.etag.clone(),
                 version_id: cached.version_id.clone(),
+                artifact_note: cached.artifact_note.clone(),
+                ..cached.guest.info()
             },
             guest: Arc::clone(&cached.guest),
             fetch,
@@ -107,22 +129,39 @@ impl<O: ObjectStore> S3GuestSource<O> {
         }
     }
 
-    /// Compiles new bytes, unless the engine already holds them (e.g. an object re-uploaded
-    /// with the same content gets a new version id but needs no compile).
-    fn compile(&self, object: &S3Object) -> Result<Arc<Guest>, GuestSourceError> {
-        let sha = sha256_hex(&object.bytes);
-        if let Some(hit) = self.engine.cached(&sha) {
-            return Ok(hit);
+    /// Loads new bytes, unless the engine already holds them (e.g. an object re-uploaded with
+    /// the same content gets a new version id but needs no compile).
+    async fn load(&self, object: &S3Object) -> Result<Loaded, GuestSourceError> {
+        let fetch_artifact = |arch: Arch| async move {
+            let uri = S3Uri {
+                bucket: self.uri.bucket.clone(),
+                key: arch.artifact_name(&self.uri.key),
+            };
+            match self.store.get_object(&uri, None).await? {
+                Fetched::Object(artifact) => Ok((uri.to_string(), artifact.bytes)),
+                Fetched::NotModified => Err(ArtifactUnavailable::Fetch(FetchError::Rejected {
+                    uri: uri.to_string(),
+                    status: 304,
+                    message: "S3 answered 304 Not Modified to an unconditional GET".into(),
+                })),
+            }
+        };
+        let loaded = load_guest(
+            &self.engine,
+            &object.bytes,
+            &self.uri.to_string(),
+            self.artifacts.as_ref(),
+            fetch_artifact,
+        )
+        .await?;
+        if !loaded.was_cached {
+            let counter = match loaded.guest.is_precompiled() {
+                true => &self.counters.artifacts,
+                false => &self.counters.compiles,
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
         }
-        let guest = self
-            .engine
-            .load(&object.bytes)
-            .map_err(|error| GuestSourceError::Load {
-                uri: self.uri.to_string(),
-                error,
-            })?;
-        self.counters.compiles.fetch_add(1, Ordering::Relaxed);
-        Ok(guest)
+        Ok(loaded)
     }
 }
 
@@ -148,11 +187,12 @@ impl<O: ObjectStore> GuestSource for S3GuestSource<O> {
                 self.counters.downloads.fetch_add(1, Ordering::Relaxed);
                 // A broken upload fails the press: running the previous guest would run
                 // something other than what the bucket now holds.
-                let guest = self.compile(&object)?;
+                let loaded = self.load(&object).await?;
                 let fresh = Cached {
-                    guest,
+                    guest: loaded.guest,
                     etag: object.etag,
                     version_id: object.version_id,
+                    artifact_note: loaded.artifact_note,
                 };
                 let current = self.current_from(&fresh, FetchKind::Downloaded, None);
                 *self.cached.lock().unwrap_or_else(PoisonError::into_inner) = Some(fresh);
@@ -175,7 +215,7 @@ impl<O: ObjectStore> GuestSource for S3GuestSource<O> {
 mod tests {
     use std::collections::VecDeque;
 
-    use clickrules_engine::{EngineConfig, LoadError};
+    use clickrules_engine::{EngineConfig, LoadError, sha256_hex};
 
     use super::*;
 

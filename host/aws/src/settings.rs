@@ -7,7 +7,8 @@ use std::fmt;
 use std::time::Duration;
 
 use clickrules_engine::{
-    DEFAULT_FUEL, DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_MS, EngineConfig, Limits, validate_region,
+    DEFAULT_FUEL, DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_MS, EngineConfig, Limits, TrustedKeys,
+    validate_region,
 };
 
 use crate::location::{GUEST_LOCATION_FORMS, GuestLocation};
@@ -32,6 +33,10 @@ pub const MEMORY_MB: &str = "CLICKRULES_MEMORY_MB";
 pub const FUEL: &str = "CLICKRULES_FUEL";
 /// `fail` or `builtin`.
 pub const ON_GUEST_ERROR: &str = "CLICKRULES_ON_GUEST_ERROR";
+/// Comma-separated base64 Ed25519 public keys whose signed precompiled artifacts may be loaded.
+pub const TRUSTED_KEYS: &str = "CLICKRULES_TRUSTED_KEYS";
+/// `true`: refuse a guest that has no valid signed artifact rather than compile it.
+pub const REQUIRE_SIGNED: &str = "CLICKRULES_REQUIRE_SIGNED";
 /// Prefix of guest settings: `CLICKRULES_CONFIG_SECOND_REGION` is served as `second_region`.
 pub const CONFIG_PREFIX: &str = "CLICKRULES_CONFIG_";
 
@@ -40,7 +45,7 @@ pub const DEFAULT_SNAPSHOT_FUNCTION: &str = "scheduled_snapshot";
 /// ... through this alias.
 pub const DEFAULT_SNAPSHOT_QUALIFIER: &str = "prod";
 
-const KNOWN: [&str; 10] = [
+const KNOWN: [&str; 12] = [
     GUEST,
     SNAPSHOT_FUNCTION,
     SNAPSHOT_QUALIFIER,
@@ -51,6 +56,8 @@ const KNOWN: [&str; 10] = [
     MEMORY_MB,
     FUEL,
     ON_GUEST_ERROR,
+    TRUSTED_KEYS,
+    REQUIRE_SIGNED,
 ];
 /// A 32-bit guest cannot address more.
 const MAX_MEMORY_MB: u64 = 4096;
@@ -134,6 +141,15 @@ impl Default for SnapshotTarget {
     }
 }
 
+/// Which precompiled artifacts a deployment accepts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArtifactPolicy {
+    /// Keys whose signatures are accepted.
+    pub trusted: TrustedKeys,
+    /// Refuse a guest without a valid artifact instead of compiling its `.wasm`.
+    pub require: bool,
+}
+
 /// Everything a deployment configures.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Settings {
@@ -149,6 +165,8 @@ pub struct Settings {
     pub limits: Limits,
     /// Fail or fall back to the built-in guest when the guest fails.
     pub on_guest_error: OnGuestError,
+    /// Signed precompiled artifacts: loaded when present and valid, when keys are configured.
+    pub artifacts: Option<ArtifactPolicy>,
     /// Served to the guest through `host.config`, keys lowercased.
     pub guest_settings: BTreeMap<String, String>,
     /// `CLICKRULES_*` variables that mean nothing here (likely typos), for a warning.
@@ -248,6 +266,29 @@ impl Settings {
                 return Err(invalid(ON_GUEST_ERROR, v, "fail (the default) or builtin"));
             }
         };
+        let trusted = match set(TRUSTED_KEYS) {
+            None => None,
+            Some(v) => Some(v.parse::<TrustedKeys>().map_err(|_| {
+                invalid(
+                    TRUSTED_KEYS,
+                    v,
+                    "comma-separated Ed25519 public keys, base64 (as `clickrules key new` prints)",
+                )
+            })?),
+        };
+        let require = match set(REQUIRE_SIGNED) {
+            None => false,
+            Some(v) if v.eq_ignore_ascii_case("false") => false,
+            Some(v) if v.eq_ignore_ascii_case("true") && trusted.is_some() => true,
+            Some(v) => {
+                return Err(invalid(
+                    REQUIRE_SIGNED,
+                    v,
+                    "false (the default) or true; true also needs CLICKRULES_TRUSTED_KEYS",
+                ));
+            }
+        };
+        let artifacts = trusted.map(|trusted| ArtifactPolicy { trusted, require });
         let allowed_regions = match set(ALLOWED_REGIONS) {
             None => None,
             Some(v) => {
@@ -325,6 +366,7 @@ impl Settings {
             allowed_regions,
             limits,
             on_guest_error,
+            artifacts,
             guest_settings,
             unknown_variables,
         })
@@ -345,6 +387,10 @@ impl Settings {
 mod tests {
     use super::*;
     use crate::location::S3Uri;
+
+    // The public keys of RFC 8032 test vectors 1 and 2.
+    const KEY_A: &str = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
+    const KEY_B: &str = "PUAXw+hDiVqStwqnTRt+vJyYLM8uxJaMwM1V8Sr0Zgw=";
 
     fn settings(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
         Settings::from_env(vars.iter().map(|(k, v)| (*k, *v)))
@@ -369,6 +415,7 @@ mod tests {
         assert_eq!(s.allowed_regions, None);
         assert_eq!(s.limits, Limits::default());
         assert_eq!(s.on_guest_error, OnGuestError::Fail);
+        assert_eq!(s.artifacts, None);
         assert!(s.guest_settings.is_empty());
         assert!(s.unknown_variables.is_empty());
     }
@@ -389,6 +436,8 @@ mod tests {
             (MEMORY_MB, "16"),
             (FUEL, "1000000"),
             (ON_GUEST_ERROR, "builtin"),
+            (TRUSTED_KEYS, &format!("{KEY_A},{KEY_B}")),
+            (REQUIRE_SIGNED, "true"),
             ("CLICKRULES_CONFIG_SECOND_REGION", "eu-west-1"),
             ("CLICKRULES_CONFIG_REGION", "us-west-2"),
             ("CLICKRULES_SNAPSHOT_FUNCTON", "typo"),
@@ -416,6 +465,15 @@ mod tests {
         assert_eq!(s.limits.memory_bytes, 16 << 20);
         assert_eq!(s.limits.fuel, 1_000_000);
         assert_eq!(s.on_guest_error, OnGuestError::Builtin);
+        let artifacts = s.artifacts.as_ref().unwrap();
+        assert!(artifacts.require);
+        let keys: Vec<String> = artifacts
+            .trusted
+            .keys()
+            .iter()
+            .map(|k| k.to_string())
+            .collect();
+        assert_eq!(keys, [KEY_A, KEY_B]);
         assert_eq!(s.guest_settings["second_region"], "eu-west-1");
         assert_eq!(s.guest_settings["region"], "us-west-2");
         assert_eq!(s.unknown_variables, ["CLICKRULES_SNAPSHOT_FUNCTON"]);
@@ -436,6 +494,10 @@ mod tests {
             (TIMEOUT_MS, "1s"),
             (MEMORY_MB, "5000"),
             (FUEL, "-1"),
+            (TRUSTED_KEYS, "not-a-key"),
+            (REQUIRE_SIGNED, "yes"),
+            // Requiring signatures with no key to check them against would refuse every guest.
+            (REQUIRE_SIGNED, "true"),
             ("CLICKRULES_CONFIG_", "x"),
         ] {
             assert_eq!(invalid_variable(&[(var, value)]), var, "{var}={value}");

@@ -2,6 +2,7 @@
 
 mod args;
 mod check;
+mod key;
 mod new;
 mod press;
 mod remote;
@@ -28,6 +29,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Check a guest, then upload it to S3 for the Lambda to pick up on its next press.
     Upload(upload::UploadArgs),
+    /// Create or show the key that signs precompiled guests.
+    Key(key::KeyArgs),
     /// Create a guest project (Rust, JavaScript or Python) that builds and tests on its own.
     New(new::NewArgs),
 }
@@ -39,6 +42,7 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::New(args) => new::run(args),
         Command::Upload(args) => upload::run(args),
+        Command::Key(args) => key::run(args),
     };
     match result {
         Ok(code) => code,

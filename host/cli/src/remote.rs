@@ -4,10 +4,11 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use aws_sdk_lambda::primitives::Blob;
 use clickrules_aws::{
-    AnySource, AwsClients, AwsExecutor, GuestLocation, GuestSource, Handler, PressRecord, Settings,
+    AnySource, AwsClients, AwsExecutor, GuestLocation, GuestSource, Handler, PressRecord, S3Uri,
+    Settings,
 };
 use clickrules_engine::{Decision, Engine};
 
@@ -24,7 +25,8 @@ pub fn dry_run(engine: Engine, location: &GuestLocation, event: &[u8]) -> anyhow
     runtime()?.block_on(async {
         let engine = Arc::new(engine);
         let clients = AwsClients::from_env().await;
-        let source = AnySource::open(&engine, location, &clients.s3)
+        // A dry run compiles locally: artifacts are for the Lambda.
+        let source = AnySource::open(&engine, location, &clients.s3, None)
             .await
             .with_context(|| format!("cannot load guest {}", location.uri()))?;
         let current = source.current().await?;
@@ -44,9 +46,14 @@ pub fn execute(
             Engine::new(settings.engine_config()).context("invalid engine configuration")?,
         );
         let clients = AwsClients::from_env().await;
-        let source = AnySource::open(&engine, &settings.guest, &clients.s3)
-            .await
-            .with_context(|| format!("cannot load guest {}", settings.guest.uri()))?;
+        let source = AnySource::open(
+            &engine,
+            &settings.guest,
+            &clients.s3,
+            settings.artifacts.as_ref(),
+        )
+        .await
+        .with_context(|| format!("cannot load guest {}", settings.guest.uri()))?;
         let executor = AwsExecutor::new(&clients, &settings);
         let handler = Handler::new(engine, source, executor, settings.on_guest_error)
             .context("cannot load the built-in fallback guest")?;
@@ -90,7 +97,17 @@ pub fn invoke(function: &str, event: &[u8]) -> anyhow::Result<Result<serde_json:
     })
 }
 
-/// What `upload` reports.
+/// One object for `upload` to put.
+#[derive(Debug)]
+pub struct Object {
+    pub uri: S3Uri,
+    pub bytes: Vec<u8>,
+    pub content_type: &'static str,
+    /// SHA-256 of the guest's `.wasm` (for an artifact too), kept as object metadata.
+    pub sha256: String,
+}
+
+/// What `upload` reports per object.
 #[derive(Debug, serde::Serialize)]
 pub struct Uploaded {
     pub uri: String,
@@ -100,35 +117,33 @@ pub struct Uploaded {
     pub version_id: Option<String>,
 }
 
-/// Puts the guest at `location`, recording its SHA-256 as object metadata.
-pub fn upload(location: &GuestLocation, bytes: Vec<u8>, sha256: &str) -> anyhow::Result<Uploaded> {
-    let GuestLocation::S3(target) = location else {
-        bail!(
-            "upload needs an s3://bucket/key destination, got {}",
-            location.uri()
-        );
-    };
+/// Puts the objects in order, stopping at the first failure.
+pub fn upload(objects: Vec<Object>) -> anyhow::Result<Vec<Uploaded>> {
     runtime()?.block_on(async {
         let clients = AwsClients::from_env().await;
-        let size_bytes = bytes.len() as u64;
-        let put = clients
-            .s3
-            .put_object()
-            .bucket(&target.bucket)
-            .key(&target.key)
-            .content_type("application/wasm")
-            .metadata("sha256", sha256)
-            .body(bytes.into())
-            .send()
-            .await
-            .with_context(|| format!("cannot upload to {}", location.uri()))?;
-        Ok(Uploaded {
-            uri: location.uri(),
-            sha256: sha256.to_string(),
-            size_bytes,
-            etag: put.e_tag().map(str::to_string),
-            version_id: put.version_id().map(str::to_string),
-        })
+        let mut uploaded = Vec::with_capacity(objects.len());
+        for object in objects {
+            let size_bytes = object.bytes.len() as u64;
+            let put = clients
+                .s3
+                .put_object()
+                .bucket(&object.uri.bucket)
+                .key(&object.uri.key)
+                .content_type(object.content_type)
+                .metadata("sha256", &object.sha256)
+                .body(object.bytes.into())
+                .send()
+                .await
+                .with_context(|| format!("cannot upload to {}", object.uri))?;
+            uploaded.push(Uploaded {
+                uri: object.uri.to_string(),
+                sha256: object.sha256,
+                size_bytes,
+                etag: put.e_tag().map(str::to_string),
+                version_id: put.version_id().map(str::to_string),
+            });
+        }
+        Ok(uploaded)
     })
 }
 

@@ -2,13 +2,16 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
-use clickrules_aws::{GUEST_LOCATION_FORMS, GuestLocation};
+use clickrules_aws::{GUEST_LOCATION_FORMS, GuestLocation, S3Uri};
+use clickrules_engine::Arch;
 
 use crate::args::{EngineArgs, load_guest};
-use crate::{check, remote, render};
+use crate::remote::Object;
+use crate::{check, key, remote, render};
 
 #[derive(Debug, Args)]
 pub struct UploadArgs {
@@ -16,6 +19,13 @@ pub struct UploadArgs {
     guest: PathBuf,
     /// Where the Lambda reads it: s3://BUCKET/KEY (its CLICKRULES_GUEST).
     destination: String,
+    /// Sign precompiled artifacts with this key (see `clickrules key new`), so the Lambda loads
+    /// native code instead of compiling the guest on each cold start.
+    #[arg(long, env = "CLICKRULES_SIGNING_KEY", value_name = "FILE")]
+    signing_key: Option<PathBuf>,
+    /// Architectures to precompile for (with --signing-key).
+    #[arg(long, value_delimiter = ',', default_values = ["arm64", "x86_64"])]
+    arch: Vec<Arch>,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
@@ -24,14 +34,18 @@ pub struct UploadArgs {
 }
 
 pub fn run(args: UploadArgs) -> anyhow::Result<ExitCode> {
-    let location = GuestLocation::parse(&args.destination)
-        .filter(|l| matches!(l, GuestLocation::S3(_)))
-        .with_context(|| {
-            format!(
-                "destination {:?} is not s3://BUCKET/KEY (guests are read from {GUEST_LOCATION_FORMS})",
-                args.destination
-            )
-        })?;
+    let Some(GuestLocation::S3(target)) = GuestLocation::parse(&args.destination) else {
+        anyhow::bail!(
+            "destination {:?} is not s3://BUCKET/KEY (guests are read from {GUEST_LOCATION_FORMS})",
+            args.destination
+        );
+    };
+    // Read the key before the slow part, so a wrong path fails at once.
+    let signer = args
+        .signing_key
+        .as_deref()
+        .map(key::read_signer)
+        .transpose()?;
 
     // The same checks a user runs by hand, under the limits the deployment will apply.
     let engine = args.engine.engine()?;
@@ -49,22 +63,85 @@ pub fn run(args: UploadArgs) -> anyhow::Result<ExitCode> {
 
     let bytes = std::fs::read(&args.guest)
         .with_context(|| format!("cannot read guest {}", args.guest.display()))?;
-    let uploaded = remote::upload(&location, bytes, loaded.guest.sha256())?;
-    if args.json {
-        render::emit(&format!("{}\n", serde_json::to_string_pretty(&uploaded)?))?;
-    } else {
-        render::emit(&format!(
-            "checked    {} presses ok\nuploaded   {} ({})\nsha256     {}\nversion    {}\netag       {}\n",
-            checked.presses(),
-            uploaded.uri,
-            render::bytes(uploaded.size_bytes),
-            uploaded.sha256,
-            uploaded
-                .version_id
-                .as_deref()
-                .unwrap_or("none (bucket versioning is off: a bad upload cannot be rolled back)"),
-            uploaded.etag.as_deref().unwrap_or("-"),
-        ))?;
+    let sha256 = loaded.guest.sha256().to_string();
+
+    // Artifacts go up before the .wasm: the Lambda looks for an artifact when the .wasm
+    // changes, so the other order would make the next cold start compile.
+    let mut objects = Vec::new();
+    let mut arches: Vec<Arch> = Vec::new();
+    for arch in &args.arch {
+        if !arches.contains(arch) {
+            arches.push(*arch);
+        }
     }
+    if let Some(signer) = &signer {
+        for arch in arches {
+            let start = Instant::now();
+            let artifact = engine
+                .precompile(&bytes, arch, signer)
+                .with_context(|| format!("cannot precompile {}", args.guest.display()))?;
+            if !args.json {
+                render::emit(&format!(
+                    "precompiled {arch} in {} ms ({}), signed by key {}\n",
+                    start.elapsed().as_millis(),
+                    render::bytes(artifact.len() as u64),
+                    signer.public_key().key_id()
+                ))?;
+            }
+            objects.push(Object {
+                uri: S3Uri {
+                    bucket: target.bucket.clone(),
+                    key: arch.artifact_name(&target.key),
+                },
+                bytes: artifact,
+                content_type: "application/octet-stream",
+                sha256: sha256.clone(),
+            });
+        }
+    }
+    objects.push(Object {
+        uri: target,
+        bytes,
+        content_type: "application/wasm",
+        sha256,
+    });
+    let uploaded = remote::upload(objects)?;
+    let guest = uploaded.last().expect("the guest is always uploaded");
+
+    if args.json {
+        let report = serde_json::json!({
+            "guest": guest,
+            "artifacts": &uploaded[..uploaded.len() - 1],
+            "signed": signer.is_some(),
+        });
+        render::emit(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut text = format!("checked    {} presses ok\n", checked.presses());
+    for artifact in &uploaded[..uploaded.len() - 1] {
+        text.push_str(&format!(
+            "artifact   {} ({})\n",
+            artifact.uri,
+            render::bytes(artifact.size_bytes)
+        ));
+    }
+    text.push_str(&format!(
+        "uploaded   {} ({})\nsha256     {}\nversion    {}\netag       {}\n",
+        guest.uri,
+        render::bytes(guest.size_bytes),
+        guest.sha256,
+        guest
+            .version_id
+            .as_deref()
+            .unwrap_or("none (bucket versioning is off: a bad upload cannot be rolled back)"),
+        guest.etag.as_deref().unwrap_or("-"),
+    ));
+    if signer.is_none() {
+        text.push_str(
+            "signed     no: without --signing-key the Lambda compiles this guest on every cold \
+             start (JavaScript and Python guests take seconds and hundreds of MB to compile)\n",
+        );
+    }
+    render::emit(&text)?;
     Ok(ExitCode::SUCCESS)
 }

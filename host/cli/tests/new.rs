@@ -111,6 +111,24 @@ fn new_rust_writes_a_cargo_project_using_the_testkit() {
         "{manifest}"
     );
     assert!(read(&dir, "tests/guest.rs").contains("wasm32-wasip2/release/my_guest.wasm"));
+    // The cargo-component route (verified by hand with this version): its output path, and its
+    // unused src/bindings.rs kept out of git.
+    let readme = read(&dir, "README.md");
+    assert!(
+        readme.contains("cargo install cargo-component --locked --version 0.21.1"),
+        "{readme}"
+    );
+    assert!(
+        readme.contains(
+            "cargo component build --release   # target/wasm32-wasip1/release/my_guest.wasm"
+        ),
+        "{readme}"
+    );
+    assert!(
+        read(&dir, ".gitignore")
+            .lines()
+            .any(|l| l == "/src/bindings.rs")
+    );
 
     let stdout = text(&out.stdout);
     let steps: Vec<&str> = stdout

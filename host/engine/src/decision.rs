@@ -23,6 +23,24 @@ pub struct GuestInfo {
     /// S3 version id, when the bucket is versioned.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
+    /// Whether its native code was compiled here or came from a signed artifact.
+    pub loaded_from: LoadedFrom,
+    /// The key id that signed the artifact, when it came from one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signed_by: Option<String>,
+    /// Why a signed artifact was expected but not used, so the guest was compiled instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub artifact_note: Option<String>,
+}
+
+/// Where a guest's native code came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoadedFrom {
+    /// Compiled from the `.wasm` by this process.
+    Compiled,
+    /// Deserialized from a precompiled artifact whose signature verified.
+    SignedArtifact,
 }
 
 /// Severity of a `host.log` line.

@@ -1,20 +1,22 @@
 //! The engine: one wasmtime `Engine`, a linker, a cache of compiled guests, and `press`.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Enabled, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 
 use crate::action::{Action, ValidationPolicy, validate_actions, validate_region};
+use crate::artifact::{self, Arch, ArtifactError, ArtifactHeader};
 use crate::bindings::v0_1_0::{ClickHandler, clickrules::handler::types as wit};
 use crate::config::{ConfigError, DEFAULT_MAX_CONCURRENT_PRESSES, EngineConfig, Limits};
 use crate::decision::{Decision, Output};
 use crate::epoch::EpochTicker;
 use crate::error::{LoadError, PressError};
 use crate::event::{Click, ClickType, normalise_event};
-use crate::guest::{self, Guest, error_text, sha256_hex};
+use crate::guest::{self, Guest, Origin, error_text, sha256_hex};
+use crate::keys::{ArtifactSigner, TrustedKeys};
 use crate::limiter::{MAX_TABLE_ELEMENTS, MemoryLimitExceeded};
 use crate::state::{PressState, truncate};
 
@@ -39,6 +41,11 @@ pub struct Engine {
     settings: Arc<BTreeMap<String, String>>,
     policy: ValidationPolicy,
     cache: Mutex<GuestCache>,
+    /// The settings that shape generated code, without the pooling allocator (which does not):
+    /// precompiling for another architecture starts from these.
+    code_config: wasmtime::Config,
+    /// Compatibility hash an artifact for this host must carry, computed on first use.
+    host_engine_hash: OnceLock<Result<String, ArtifactError>>,
     _ticker: EpochTicker,
 }
 
@@ -85,8 +92,9 @@ impl Engine {
         // reset just those with memset and keep them mapped: no page faults on the next press.
         // Elsewhere (Lambda's kernel among them) keep the default madvise reset, since a blind
         // memset of the whole resident range would cost more than the faults it saves.
-        let engine = wasmtime::Engine::new(&wasm_config(&config, slots, true))
-            .or_else(|_| wasmtime::Engine::new(&wasm_config(&config, slots, false)))
+        let code_config = code_config();
+        let engine = wasmtime::Engine::new(&runtime_config(&config, slots, true))
+            .or_else(|_| wasmtime::Engine::new(&runtime_config(&config, slots, false)))
             .map_err(runtime)?;
 
         let mut linker = Linker::new(&engine);
@@ -106,6 +114,8 @@ impl Engine {
                 allowed_regions: config.allowed_regions,
             },
             cache: Mutex::default(),
+            code_config,
+            host_engine_hash: OnceLock::new(),
             _ticker: ticker,
         })
     }
@@ -123,24 +133,126 @@ impl Engine {
             return Ok(hit);
         }
         // Compile outside the lock: it takes milliseconds to seconds, and presses must not wait.
-        let compiled = Arc::new(guest::compile(
-            &self.wasmtime,
-            &self.linker,
-            bytes,
-            sha.clone(),
-        )?);
+        let compiled = guest::compile(&self.wasmtime, &self.linker, bytes, sha)?;
+        Ok(self.remember(compiled))
+    }
+
+    fn remember(&self, guest: Guest) -> Arc<Guest> {
+        let sha = guest.sha256().to_string();
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(raced) = cache.by_sha.get(&sha) {
-            return Ok(Arc::clone(raced));
+            return Arc::clone(raced);
         }
         if cache.order.len() >= MAX_CACHED_GUESTS
             && let Some(oldest) = cache.order.pop_front()
         {
             cache.by_sha.remove(&oldest);
         }
+        let guest = Arc::new(guest);
         cache.order.push_back(sha.clone());
-        cache.by_sha.insert(sha, Arc::clone(&compiled));
-        Ok(compiled)
+        cache.by_sha.insert(sha, Arc::clone(&guest));
+        guest
+    }
+
+    /// Compiles a guest for `arch` (on any host) and signs the result, so a Lambda of that
+    /// architecture that trusts `signer`'s public key can skip compiling it.
+    pub fn precompile(
+        &self,
+        wasm: &[u8],
+        arch: Arch,
+        signer: &ArtifactSigner,
+    ) -> Result<Vec<u8>, ArtifactError> {
+        guest::check_bytes(wasm)?;
+        let compile_error = |e: wasmtime::Error| ArtifactError::Compile {
+            arch,
+            message: error_text(&e),
+        };
+        let target = self.code_engine(arch).map_err(compile_error)?;
+        let native = target.precompile_component(wasm).map_err(compile_error)?;
+        let header = ArtifactHeader {
+            format: 0,
+            arch: arch.as_str().to_string(),
+            engine: artifact::engine_hash(&target),
+            source_sha256: sha256_hex(wasm),
+            source_size: wasm.len() as u64,
+            native_sha256: String::new(),
+            native_size: 0,
+            key_id: String::new(),
+        };
+        Ok(artifact::seal(header, &native, signer))
+    }
+
+    /// Loads the guest whose `.wasm` has SHA-256 `source_sha256` from a signed artifact. The
+    /// signature, architecture, engine and source are all checked before the native code is
+    /// deserialized; any mismatch is an error and nothing is loaded.
+    pub fn load_artifact(
+        &self,
+        artifact: &[u8],
+        source_sha256: &str,
+        trusted: &TrustedKeys,
+    ) -> Result<Arc<Guest>, ArtifactError> {
+        let host = Arch::host().ok_or(ArtifactError::UnsupportedHost)?;
+        let (header, native) = artifact::open(artifact, trusted)?;
+        if header.arch != host.as_str() {
+            return Err(ArtifactError::WrongArch {
+                artifact: header.arch,
+                host: host.as_str().to_string(),
+            });
+        }
+        let engine = self.engine_hash()?;
+        if header.engine != engine {
+            return Err(ArtifactError::WrongEngine {
+                artifact: header.engine,
+                host: engine,
+            });
+        }
+        if header.source_sha256 != source_sha256 {
+            return Err(ArtifactError::WrongSource {
+                artifact: header.source_sha256,
+                expected: source_sha256.to_string(),
+            });
+        }
+        if let Some(hit) = self.cached(source_sha256) {
+            return Ok(hit);
+        }
+        let component = deserialize_verified(&self.wasmtime, native)?;
+        let guest = guest::link(
+            &self.wasmtime,
+            &self.linker,
+            &component,
+            header.source_sha256,
+            header.source_size,
+            Origin::SignedArtifact {
+                key_id: header.key_id,
+            },
+        )?;
+        Ok(self.remember(guest))
+    }
+
+    /// The compatibility hash artifacts for this host must carry: wasmtime's version, the
+    /// target, Cranelift's flags and every setting that shapes generated code.
+    pub fn engine_hash(&self) -> Result<String, ArtifactError> {
+        self.host_engine_hash
+            .get_or_init(|| {
+                let arch = Arch::host().ok_or(ArtifactError::UnsupportedHost)?;
+                self.code_engine(arch)
+                    .map(|e| artifact::engine_hash(&e))
+                    .map_err(|e| ArtifactError::Compile {
+                        arch,
+                        message: error_text(&e),
+                    })
+            })
+            .clone()
+    }
+
+    /// A compile-only engine for `arch`. The target is always named, even for this host, so
+    /// code uses the architecture's baseline features rather than this machine's CPU: the
+    /// hash then matches on every machine of that architecture, and wasmtime still refuses
+    /// at load any feature the running CPU lacks.
+    fn code_engine(&self, arch: Arch) -> wasmtime::Result<wasmtime::Engine> {
+        let mut config = self.code_config.clone();
+        config.target(arch.triple())?;
+        wasmtime::Engine::new(&config)
     }
 
     /// The compiled guest with this SHA-256 (lowercase hex), if it is cached.
@@ -236,7 +348,29 @@ impl Engine {
     }
 }
 
-fn wasm_config(config: &EngineConfig, slots: u32, pagemap_scan: bool) -> wasmtime::Config {
+/// Deserializes native code whose signature, architecture, engine and source were verified.
+#[allow(unsafe_code)]
+fn deserialize_verified(engine: &wasmtime::Engine, native: &[u8]) -> Result<Component, LoadError> {
+    // SAFETY: `Component::deserialize` trusts its input to be wasmtime's own output. The caller
+    // verified an Ed25519 signature by a trusted key over a header naming these bytes' SHA-256,
+    // this host's architecture and this engine's compatibility hash; wasmtime checks its own
+    // version and the CPU's features on top.
+    unsafe { Component::deserialize(engine, native) }.map_err(|e| LoadError::Invalid {
+        message: error_text(&e),
+    })
+}
+
+/// The settings that shape generated code. The runtime engine adds the pooling allocator, which
+/// does not, so an artifact made from these loads into it.
+fn code_config() -> wasmtime::Config {
+    let mut wasm = wasmtime::Config::new();
+    wasm.wasm_component_model(true)
+        .consume_fuel(true)
+        .epoch_interruption(true);
+    wasm
+}
+
+fn runtime_config(config: &EngineConfig, slots: u32, pagemap_scan: bool) -> wasmtime::Config {
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(slots)
         .total_core_instances(slots * CORE_INSTANCES_PER_COMPONENT)
@@ -252,11 +386,8 @@ fn wasm_config(config: &EngineConfig, slots: u32, pagemap_scan: bool) -> wasmtim
             .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
             .table_keep_resident(KEEP_RESIDENT_BYTES);
     }
-    let mut wasm = wasmtime::Config::new();
-    wasm.wasm_component_model(true)
-        .consume_fuel(true)
-        .epoch_interruption(true)
-        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    let mut wasm = code_config();
+    wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     wasm
 }
 

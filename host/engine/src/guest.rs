@@ -5,7 +5,7 @@ use wasmtime::component::{Component, Linker};
 
 use crate::WIT_PACKAGE;
 use crate::bindings::v0_1_0::ClickHandlerPre;
-use crate::decision::GuestInfo;
+use crate::decision::{GuestInfo, LoadedFrom};
 use crate::error::LoadError;
 use crate::state::PressState;
 
@@ -23,6 +23,16 @@ pub struct Guest {
     pub(crate) pre: ClickHandlerPre<PressState>,
     sha256: String,
     size_bytes: u64,
+    origin: Origin,
+}
+
+/// How a guest's native code came to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// Compiled from the `.wasm` by this engine.
+    Compiled,
+    /// Deserialized from an artifact signed by this key.
+    SignedArtifact { key_id: String },
 }
 
 impl std::fmt::Debug for Guest {
@@ -30,6 +40,7 @@ impl std::fmt::Debug for Guest {
         f.debug_struct("Guest")
             .field("sha256", &self.sha256)
             .field("size_bytes", &self.size_bytes)
+            .field("origin", &self.origin)
             .finish_non_exhaustive()
     }
 }
@@ -47,13 +58,25 @@ impl Guest {
 
     /// Its identity for a decision record; the caller adds where it came from.
     pub fn info(&self) -> GuestInfo {
+        let (loaded_from, signed_by) = match &self.origin {
+            Origin::Compiled => (LoadedFrom::Compiled, None),
+            Origin::SignedArtifact { key_id } => (LoadedFrom::SignedArtifact, Some(key_id.clone())),
+        };
         GuestInfo {
             uri: None,
             sha256: self.sha256.clone(),
             size_bytes: self.size_bytes,
             etag: None,
             version_id: None,
+            loaded_from,
+            signed_by,
+            artifact_note: None,
         }
+    }
+
+    /// Whether it was loaded from a signed precompiled artifact rather than compiled here.
+    pub fn is_precompiled(&self) -> bool {
+        matches!(self.origin, Origin::SignedArtifact { .. })
     }
 }
 
@@ -92,6 +115,25 @@ pub(crate) fn compile(
     let component = Component::new(engine, bytes).map_err(|e| LoadError::Invalid {
         message: error_text(&e),
     })?;
+    link(
+        engine,
+        linker,
+        &component,
+        sha256,
+        bytes.len() as u64,
+        Origin::Compiled,
+    )
+}
+
+/// Checks a compiled component against the contract and prepares it for instantiation.
+pub(crate) fn link(
+    engine: &wasmtime::Engine,
+    linker: &Linker<PressState>,
+    component: &Component,
+    sha256: String,
+    size_bytes: u64,
+    origin: Origin,
+) -> Result<Guest, LoadError> {
     let ty = component.component_type();
 
     if ty.get_export(engine, "handle").is_none() {
@@ -111,7 +153,7 @@ pub(crate) fn compile(
     }
 
     let instance_pre = linker
-        .instantiate_pre(&component)
+        .instantiate_pre(component)
         .map_err(|e| LoadError::Invalid {
             message: error_text(&e),
         })?;
@@ -123,7 +165,8 @@ pub(crate) fn compile(
         engine: engine.clone(),
         pre,
         sha256,
-        size_bytes: bytes.len() as u64,
+        size_bytes,
+        origin,
     })
 }
 

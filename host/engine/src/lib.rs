@@ -21,6 +21,7 @@
 #![deny(missing_docs)]
 
 mod action;
+mod artifact;
 mod bindings;
 mod capture;
 mod config;
@@ -30,21 +31,24 @@ mod epoch;
 mod error;
 mod event;
 mod guest;
+mod keys;
 mod limiter;
 mod state;
 
 pub use action::{Action, ValidationError, ValidationPolicy, validate_actions, validate_region};
+pub use artifact::{Arch, ArtifactError, ArtifactHeader, UnknownArch};
 pub use config::{
     ConfigError, DEFAULT_FUEL, DEFAULT_MAX_CONCURRENT_PRESSES, DEFAULT_MEMORY_MB,
     DEFAULT_TIMEOUT_MS, EngineConfig, Limits,
 };
-pub use decision::{Decision, GuestInfo, LogEntry, LogLevel, Output};
+pub use decision::{Decision, GuestInfo, LoadedFrom, LogEntry, LogLevel, Output};
 pub use engine::Engine;
 pub use error::{LoadError, PressError};
 pub use event::{
     BATTERY_EDGE_CASES, Click, ClickType, EventError, EventFormat, NormalisedEvent, normalise_event,
 };
 pub use guest::{Guest, MAX_GUEST_BYTES, sha256_hex};
+pub use keys::{ArtifactSigner, KeyError, PublicKey, TrustedKeys};
 
 /// The WIT package every guest implements, as guests name it in their imports.
 pub const WIT_PACKAGE: &str = "clickrules:handler@0.1.0";

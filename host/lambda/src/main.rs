@@ -41,7 +41,13 @@ async fn init() -> Result<Handler<AnySource, AwsExecutor>, lambda_runtime::Error
     }
     let engine = Arc::new(Engine::new(settings.engine_config())?);
     let clients = AwsClients::from_env().await;
-    let source = AnySource::open(&engine, &settings.guest, &clients.s3).await?;
+    let source = AnySource::open(
+        &engine,
+        &settings.guest,
+        &clients.s3,
+        settings.artifacts.as_ref(),
+    )
+    .await?;
     let executor = AwsExecutor::new(&clients, &settings);
     let handler = Handler::new(engine, source, executor, settings.on_guest_error)?;
     tracing::info!(guest = %settings.guest, snapshot = ?settings.snapshot, "ready");

@@ -7,7 +7,7 @@ use libfuzzer_sys::fuzz_target;
 /// Splits the input into actions: a kind byte, then one or two length-prefixed strings.
 fn actions(mut data: &[u8]) -> Vec<Action> {
     let mut out = Vec::new();
-    let mut take = |data: &mut &[u8]| -> String {
+    let take = |data: &mut &[u8]| -> String {
         let len = data.first().copied().unwrap_or(0) as usize;
         let rest = data.get(1..).unwrap_or(&[]);
         let (s, tail) = rest.split_at(len.min(rest.len()));
@@ -32,7 +32,10 @@ fn actions(mut data: &[u8]) -> Vec<Action> {
 fuzz_target!(|data: &[u8]| {
     let list = actions(data);
     let policy = ValidationPolicy {
-        allowed_regions: data.first().filter(|b| *b % 2 == 0).map(|_| vec!["us-west-1".into()]),
+        allowed_regions: data
+            .first()
+            .filter(|b| *b % 2 == 0)
+            .map(|_| vec!["us-west-1".into()]),
     };
     if validate_actions(&list, &policy).is_ok() {
         assert!(list.len() <= 10);

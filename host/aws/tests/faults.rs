@@ -1,0 +1,621 @@
+//! AWS faults injected at the HTTP layer: S3, Lambda and SNS answering 5xx, throttling, access
+//! denied, a function error, or nothing at all. Each test counts the SDK's attempts at the
+//! server (retried per the SDK's standard policy, or not at all), then checks the documented
+//! outcome: the press fails, the decision record lists each action's outcome with the reason,
+//! and nothing reports success. Needs no emulator.
+
+#[path = "support/scripted.rs"]
+mod scripted;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_s3::config::Credentials;
+use clickrules_aws::{
+    ActionError, AwsClients, AwsExecutor, Failure, FetchError, FetchKind, FixedGuest,
+    GuestSourceError, Handler, OnGuestError, PressFailed, Receipt, S3GuestSource, S3Uri,
+    SnapshotTarget,
+};
+use clickrules_engine::{Engine, EngineConfig};
+use clickrules_tests::{fixture, guest_bytes, guests};
+use scripted::{Reply, ScriptedServer};
+use serde_json::Value;
+
+const TOPIC_ARN: &str = "arn:aws:sns:us-east-1:123456789012:presses";
+
+/// SDK configuration for a scripted server: the same loader, retry and timeout defaults the
+/// Lambda gets from `AwsClients::from_env`, only the endpoint and credentials are fixed.
+async fn sdk_config(server: &ScriptedServer) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(server.endpoint())
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "faults"))
+        .load()
+        .await
+}
+
+/// The clients the Lambda would build, all pointed at `server`.
+async fn clients(server: &ScriptedServer) -> (AwsClients, usize) {
+    let config = sdk_config(server).await;
+    let attempts = config
+        .retry_config()
+        .map_or(1, |r| r.max_attempts() as usize);
+    // The documented policy is the SDK's standard one: 3 attempts. Fault tests are only
+    // meaningful if the SDK does retry.
+    assert_eq!(attempts, 3, "the SDK's standard retry policy");
+    (AwsClients::from_sdk_config(&config, true), attempts)
+}
+
+fn engine_with(settings: &[(&str, &str)]) -> Arc<Engine> {
+    let settings: BTreeMap<String, String> = settings
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Arc::new(
+        Engine::new(EngineConfig {
+            settings,
+            ..EngineConfig::default()
+        })
+        .expect("engine"),
+    )
+}
+
+/// An executor whose Lambda API is `lambda` and whose SNS API is `sns`.
+async fn executor(lambda: &ScriptedServer, sns: &ScriptedServer) -> (AwsExecutor, usize) {
+    let (lambda_clients, attempts) = clients(lambda).await;
+    let (sns_clients, _) = clients(sns).await;
+    let executor = AwsExecutor::from_parts(
+        lambda_clients.lambda,
+        sns_clients.sns,
+        SnapshotTarget::default(),
+        Some(TOPIC_ARN.into()),
+    );
+    (executor, attempts)
+}
+
+/// Presses once with the actions guest doing `actions`, against these Lambda and SNS servers.
+async fn press(
+    test: &str,
+    actions: &str,
+    lambda: &ScriptedServer,
+    sns: &ScriptedServer,
+) -> (Result<clickrules_aws::PressRecord, PressFailed>, usize) {
+    let engine = engine_with(&[("actions", actions)]);
+    let source = FixedGuest::from_bytes(&engine, &guest_bytes(guests::ACTIONS), guests::ACTIONS)
+        .expect("the actions guest loads");
+    let (executor, attempts) = executor(lambda, sns).await;
+    let handler = Handler::new(engine, source, executor, OnGuestError::Fail).unwrap();
+    let result = handler
+        .handle(test, &fixture("iot-button-single.json"))
+        .await;
+    (result, attempts)
+}
+
+/// The documented outcome of a failed action: the press fails (so the invocation fails and
+/// AWS retries, then dead-letters it), the record says `ok: false` and lists the action as
+/// failed with `kind` and a message containing `reason`, and the invocation's error message
+/// carries the reason too. Returns the record as JSON.
+fn assert_action_failed(failed: &PressFailed, index: usize, kind: &str, reason: &str) -> Value {
+    let Failure::Actions { first, .. } = &failed.failure else {
+        panic!("expected failed actions, got {:?}", failed.failure);
+    };
+    assert_eq!(first.kind(), kind, "{first}");
+    assert!(!failed.record.ok);
+    assert_eq!(failed.record.failure.as_ref(), Some(&failed.failure));
+    let outcome = &failed.record.outcomes[index];
+    let error = outcome.result.as_ref().expect_err("the action failed");
+    assert!(error.to_string().contains(reason), "{error}");
+    assert!(
+        failed.to_string().contains(reason),
+        "the invocation's error names the reason: {failed}"
+    );
+
+    let json: Value = serde_json::from_str(&failed.record.to_json()).unwrap();
+    assert_eq!(json["ok"], false);
+    assert_eq!(json["failure"]["kind"], "actions");
+    assert_eq!(json["outcomes"][index]["status"], "failed");
+    assert_eq!(json["outcomes"][index]["error"]["kind"], kind);
+    let message = json["outcomes"][index]["error"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(message.contains(reason), "{message}");
+    assert!(json["outcomes"][index].get("receipt").is_none());
+    json
+}
+
+fn never_called() -> ScriptedServer {
+    ScriptedServer::start(vec![Reply::new(500, &[], "not expected")])
+}
+
+fn lambda_ok() -> ScriptedServer {
+    ScriptedServer::start(vec![Reply::new(
+        200,
+        &[
+            ("Content-Type", "application/json"),
+            ("X-Amz-Executed-Version", "7"),
+        ],
+        "null",
+    )])
+}
+
+fn lambda_error(status: u16, code: &str, body: &str) -> ScriptedServer {
+    ScriptedServer::start(vec![Reply::new(
+        status,
+        &[
+            ("x-amzn-ErrorType", code),
+            ("Content-Type", "application/json"),
+        ],
+        body,
+    )])
+}
+
+fn sns_error(status: u16, kind: &str, code: &str, message: &str) -> ScriptedServer {
+    let body = format!(
+        "<ErrorResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\"><Error>\
+         <Type>{kind}</Type><Code>{code}</Code><Message>{message}</Message></Error>\
+         <RequestId>0b1c2d3e-fault</RequestId></ErrorResponse>"
+    );
+    ScriptedServer::start(vec![Reply::new(
+        status,
+        &[("Content-Type", "text/xml")],
+        body,
+    )])
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lambda (`snapshot`)
+
+/// 429 TooManyRequestsException: retried with backoff, then the press fails as throttled.
+#[tokio::test]
+async fn lambda_throttling_is_retried_then_fails_the_press() {
+    let lambda = lambda_error(
+        429,
+        "TooManyRequestsException",
+        r#"{"Type":"User","message":"Rate Exceeded.","Reason":"ReservedFunctionConcurrentInvocationLimitExceeded"}"#,
+    );
+    let sns = never_called();
+    let (result, attempts) = press("lambda-throttled", "snapshot:us-west-1", &lambda, &sns).await;
+    let failed = result.expect_err("a throttled snapshot fails the press");
+    assert_eq!(lambda.count(), attempts, "retried per the SDK's policy");
+    let json = assert_action_failed(&failed, 0, "throttled", "Rate Exceeded.");
+    assert_eq!(json["outcomes"][0]["error"]["retryable"], true);
+    assert!(
+        lambda.requests().iter().all(|r| r.method == "POST"
+            && r.path == "/2015-03-31/functions/scheduled_snapshot/invocations?Qualifier=prod"
+            && r.body == br#"{"region":"us-west-1"}"#),
+        "every attempt is the same invoke: {:?}",
+        lambda.requests()
+    );
+    assert_eq!(sns.count(), 0);
+}
+
+/// The function ran and failed (`X-Amz-Function-Error`): not retried by the SDK (a retry would
+/// run the snapshot again), reported with the function's payload, and the press fails.
+#[tokio::test]
+async fn lambda_function_error_is_not_retried_and_fails_the_press() {
+    let lambda = ScriptedServer::start(vec![Reply::new(
+        200,
+        &[
+            ("X-Amz-Function-Error", "Unhandled"),
+            ("X-Amz-Executed-Version", "7"),
+            ("Content-Type", "application/json"),
+        ],
+        r#"{"errorType":"RuntimeError","errorMessage":"no volumes to snapshot"}"#,
+    )]);
+    let sns = never_called();
+    let (result, _) = press("lambda-function-error", "snapshot:us-west-1", &lambda, &sns).await;
+    let failed = result.expect_err("a failed snapshot function fails the press");
+    assert_eq!(
+        lambda.count(),
+        1,
+        "a function error is not retried by the SDK"
+    );
+    let json = assert_action_failed(&failed, 0, "function_error", "no volumes to snapshot");
+    assert!(
+        json["outcomes"][0]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Unhandled")
+    );
+    assert_eq!(json["outcomes"][0]["error"]["retryable"], false);
+}
+
+/// A 5xx from the Lambda API (ServiceException): retried, then the press fails as unavailable
+/// (the service failed, not the request).
+#[tokio::test]
+async fn lambda_5xx_is_retried_then_fails_the_press() {
+    let lambda = lambda_error(
+        500,
+        "ServiceException",
+        r#"{"Type":"Service","message":"Lambda is having a bad day"}"#,
+    );
+    let sns = never_called();
+    let (result, attempts) = press("lambda-5xx", "snapshot:us-west-1", &lambda, &sns).await;
+    let failed = result.expect_err("a 5xx fails the press");
+    assert_eq!(lambda.count(), attempts, "retried per the SDK's policy");
+    let Failure::Actions { first, .. } = &failed.failure else {
+        panic!("expected failed actions, got {:?}", failed.failure);
+    };
+    assert!(
+        matches!(
+            first,
+            ActionError::Unavailable {
+                operation: "lambda:Invoke",
+                ..
+            }
+        ),
+        "{first:?}"
+    );
+    assert_action_failed(&failed, 0, first.kind(), "Lambda is having a bad day");
+}
+
+// ---------------------------------------------------------------------------------------------
+// SNS (`notify`)
+
+/// SNS 500 InternalError: retried, then the press fails with SNS's reason.
+#[tokio::test]
+async fn sns_5xx_is_retried_then_fails_the_press() {
+    let lambda = never_called();
+    let sns = sns_error(500, "Receiver", "InternalError", "SNS is having a bad day");
+    let (result, attempts) =
+        press("sns-5xx", "notify:Backup|Started a backup", &lambda, &sns).await;
+    let failed = result.expect_err("a 5xx fails the press");
+    assert_eq!(sns.count(), attempts, "retried per the SDK's policy");
+    let Failure::Actions { first, .. } = &failed.failure else {
+        panic!("expected failed actions, got {:?}", failed.failure);
+    };
+    assert!(
+        matches!(
+            first,
+            ActionError::Unavailable {
+                operation: "sns:Publish",
+                ..
+            }
+        ),
+        "{first:?}"
+    );
+    assert_action_failed(&failed, 0, first.kind(), "SNS is having a bad day");
+    assert_eq!(lambda.count(), 0);
+}
+
+/// SNS 403 AuthorizationError (the role may not publish): not retried, refused, press fails.
+#[tokio::test]
+async fn sns_authorization_error_is_not_retried_and_fails_the_press() {
+    let lambda = never_called();
+    let sns = sns_error(
+        403,
+        "Sender",
+        "AuthorizationError",
+        "User is not authorized to perform: SNS:Publish on resource: presses",
+    );
+    let (result, _) = press(
+        "sns-denied",
+        "notify:Backup|Started a backup",
+        &lambda,
+        &sns,
+    )
+    .await;
+    let failed = result.expect_err("a refused publish fails the press");
+    assert_eq!(sns.count(), 1, "access denied is not retried");
+    let json = assert_action_failed(
+        &failed,
+        0,
+        "refused",
+        "not authorized to perform: SNS:Publish",
+    );
+    assert_eq!(json["outcomes"][0]["error"]["retryable"], false);
+    match &failed.failure {
+        Failure::Actions {
+            first: ActionError::Refused { code, .. },
+            ..
+        } => assert_eq!(code.as_deref(), Some("AuthorizationError")),
+        other => panic!("expected a refused publish, got {other:?}"),
+    }
+    // The request that was refused was the publish the guest asked for.
+    let request = &sns.requests()[0];
+    let body = String::from_utf8_lossy(&request.body);
+    assert!(body.contains("Action=Publish"), "{body}");
+    assert!(body.contains("Subject=Backup"), "{body}");
+}
+
+/// SNS 404 NotFound (the topic was deleted): not retried, refused, press fails.
+#[tokio::test]
+async fn sns_topic_not_found_is_not_retried_and_fails_the_press() {
+    let lambda = never_called();
+    let sns = sns_error(404, "Sender", "NotFound", "Topic does not exist");
+    let (result, _) = press(
+        "sns-not-found",
+        "notify:Backup|Started a backup",
+        &lambda,
+        &sns,
+    )
+    .await;
+    let failed = result.expect_err("publishing to a missing topic fails the press");
+    assert_eq!(sns.count(), 1, "a missing topic is not retried");
+    assert_action_failed(&failed, 0, "refused", "Topic does not exist");
+}
+
+/// SNS throttling (`Throttled`, HTTP 429). The SDK's standard policy does not retry it: its
+/// throttling codes (aws-runtime `THROTTLING_ERRORS`) lack SNS's `Throttled` and its
+/// status classifier retries 500/502/503/504 only. The press fails as throttled and retryable,
+/// so the retry is AWS's asynchronous one of the whole press.
+#[tokio::test]
+async fn sns_throttling_is_not_retried_by_the_sdk_and_fails_the_press() {
+    let lambda = never_called();
+    let sns = sns_error(429, "Sender", "Throttled", "Rate exceeded");
+    let (result, _) = press(
+        "sns-throttled",
+        "notify:Backup|Started a backup",
+        &lambda,
+        &sns,
+    )
+    .await;
+    let failed = result.expect_err("a throttled publish fails the press");
+    assert_eq!(sns.count(), 1, "the SDK does not retry SNS's Throttled");
+    let json = assert_action_failed(&failed, 0, "throttled", "Rate exceeded");
+    assert_eq!(json["outcomes"][0]["error"]["retryable"], true);
+}
+
+/// A press with a snapshot and a notification whose publish fails: the snapshot is done once
+/// and says so, the notification is listed as failed, and the press still fails so AWS keeps
+/// it: a partial success is never reported as success.
+#[tokio::test]
+async fn a_failed_notification_fails_the_press_and_the_done_snapshot_is_recorded() {
+    let lambda = lambda_ok();
+    let sns = sns_error(500, "Receiver", "InternalError", "SNS is having a bad day");
+    let (result, attempts) = press(
+        "partial",
+        "snapshot:us-west-1;notify:Backup|Started a backup",
+        &lambda,
+        &sns,
+    )
+    .await;
+    let failed = result.expect_err("the press fails");
+    assert_eq!(lambda.count(), 1, "the snapshot ran once");
+    assert_eq!(sns.count(), attempts);
+    match &failed.failure {
+        Failure::Actions {
+            failed: 1,
+            total: 2,
+            ..
+        } => {}
+        other => panic!("expected one failed action of two, got {other:?}"),
+    }
+    assert!(matches!(
+        failed.record.outcomes[0].result,
+        Ok(Receipt::Invoked {
+            status_code: 200,
+            ..
+        })
+    ));
+    let json = assert_action_failed(
+        &failed,
+        1,
+        failed.record.outcomes[1]
+            .result
+            .as_ref()
+            .unwrap_err()
+            .kind(),
+        "SNS is having a bad day",
+    );
+    assert_eq!(json["outcomes"][0]["status"], "done");
+    assert_eq!(json["outcomes"][0]["receipt"]["executed_version"], "7");
+}
+
+// ---------------------------------------------------------------------------------------------
+// S3 (the guest)
+
+fn guest_uri() -> S3Uri {
+    S3Uri::parse("s3://clickrules-guests/guests/guest.wasm").unwrap()
+}
+
+fn s3_object(bytes: &[u8]) -> Reply {
+    Reply::new(
+        200,
+        &[
+            ("Content-Type", "application/wasm"),
+            ("ETag", "\"e1\""),
+            ("x-amz-version-id", "v1"),
+        ],
+        bytes.to_vec(),
+    )
+}
+
+fn s3_error(status: u16, code: &str, message: &str) -> Reply {
+    Reply::new(
+        status,
+        &[("Content-Type", "application/xml")],
+        format!("<Error><Code>{code}</Code><Message>{message}</Message></Error>"),
+    )
+}
+
+/// Opens the guest at cold start against `s3`, as the Lambda's init does.
+async fn open(
+    engine: &Arc<Engine>,
+    s3: &ScriptedServer,
+) -> (
+    Result<S3GuestSource<aws_sdk_s3::Client>, GuestSourceError>,
+    usize,
+) {
+    let (clients, attempts) = clients(s3).await;
+    (
+        S3GuestSource::open(Arc::clone(engine), clients.s3, guest_uri()).await,
+        attempts,
+    )
+}
+
+/// A handler whose guest was fetched from `s3` at cold start (the script's first reply must
+/// be the object), with the built-in guest's snapshot going to `lambda`.
+async fn warm_handler(
+    s3: &ScriptedServer,
+    lambda: &ScriptedServer,
+) -> (
+    Handler<S3GuestSource<aws_sdk_s3::Client>, AwsExecutor>,
+    usize,
+) {
+    let engine = engine_with(&[]);
+    let (source, attempts) = open(&engine, s3).await;
+    let source = source.expect("the cold-start fetch succeeds");
+    assert_eq!(s3.count(), 1);
+    let (executor, _) = executor(lambda, &never_called()).await;
+    let handler = Handler::new(engine, source, executor, OnGuestError::Fail).unwrap();
+    (handler, attempts)
+}
+
+/// S3 5xx at cold start: retried, then init fails naming the reason (Lambda then fails the
+/// invocation; nothing is cached to run).
+#[tokio::test]
+async fn s3_5xx_at_cold_start_is_retried_then_fails() {
+    let s3 = ScriptedServer::start(vec![s3_error(
+        503,
+        "SlowDown",
+        "Please reduce your request rate.",
+    )]);
+    let (result, attempts) = open(&engine_with(&[]), &s3).await;
+    assert_eq!(s3.count(), attempts, "retried per the SDK's policy");
+    match result {
+        Err(e @ GuestSourceError::Fetch(FetchError::Transient { .. })) => {
+            assert!(e.to_string().contains("SlowDown"), "{e}");
+        }
+        other => panic!("expected a transient fetch error, got {:?}", other.err()),
+    }
+}
+
+/// S3 5xx after a successful cold start: retried, then the guest last confirmed runs and the
+/// record says it is stale and why (documented hot-swap behaviour: the press is not failed
+/// for an S3 outage, but it is never silent about it).
+#[tokio::test]
+async fn s3_5xx_after_start_is_retried_then_runs_the_cached_guest_marked_stale() {
+    let s3 = ScriptedServer::start(vec![
+        s3_object(clickrules_builtin::DEFAULT_GUEST),
+        s3_error(500, "InternalError", "We encountered an internal error."),
+    ]);
+    let lambda = lambda_ok();
+    let (handler, attempts) = warm_handler(&s3, &lambda).await;
+    let record = handler
+        .handle("s3-5xx", &fixture("iot-button-single.json"))
+        .await
+        .expect("the cached guest decides");
+    assert_eq!(s3.count(), 1 + attempts, "retried per the SDK's policy");
+    assert!(
+        s3.requests()[1..].iter().all(|r| r.method == "GET"
+            && r.path.starts_with("/clickrules-guests/guests/guest.wasm")
+            && r.header("If-None-Match") == Some("\"e1\"")),
+        "every retry is the conditional GET: {:?}",
+        s3.requests()
+    );
+    assert_eq!(record.guest_fetch, Some(FetchKind::Stale));
+    let why = record.guest_stale.as_deref().unwrap_or_default();
+    assert!(why.contains("InternalError"), "{why}");
+    let json: Value = serde_json::from_str(&record.to_json()).unwrap();
+    assert_eq!(json["guest_fetch"], "stale");
+    assert_eq!(json["guest"]["etag"], "\"e1\"");
+    assert_eq!(json["guest"]["version_id"], "v1");
+    assert_eq!(lambda.count(), 1);
+    assert_eq!(handler.source().stats().stale, 1);
+}
+
+/// S3 access denied at cold start: not retried; init fails telling the operator what to allow.
+#[tokio::test]
+async fn s3_access_denied_at_cold_start_is_not_retried_and_fails() {
+    let s3 = ScriptedServer::start(vec![s3_error(403, "AccessDenied", "Access Denied")]);
+    let (result, _) = open(&engine_with(&[]), &s3).await;
+    assert_eq!(s3.count(), 1, "access denied is not retried");
+    match result {
+        Err(e @ GuestSourceError::Fetch(FetchError::AccessDenied { .. })) => {
+            let text = e.to_string();
+            assert!(text.contains("s3:GetObject"), "{text}");
+            assert!(text.contains("Access Denied"), "{text}");
+        }
+        other => panic!("expected access denied, got {:?}", other.err()),
+    }
+}
+
+/// S3 access denied after a successful cold start (the role or bucket policy changed): the
+/// press fails, the cached guest does not run, and nothing is invoked.
+#[tokio::test]
+async fn s3_access_denied_after_start_fails_the_press_without_running_the_cached_guest() {
+    let s3 = ScriptedServer::start(vec![
+        s3_object(clickrules_builtin::DEFAULT_GUEST),
+        s3_error(403, "AccessDenied", "Access Denied"),
+    ]);
+    let lambda = lambda_ok();
+    let (handler, _) = warm_handler(&s3, &lambda).await;
+    let failed = handler
+        .handle("s3-denied", &fixture("iot-button-single.json"))
+        .await
+        .expect_err("the press fails");
+    assert_eq!(s3.count(), 2, "access denied is not retried");
+    assert!(
+        matches!(
+            failed.failure,
+            Failure::GuestSource(GuestSourceError::Fetch(FetchError::AccessDenied { .. }))
+        ),
+        "{:?}",
+        failed.failure
+    );
+    assert!(failed.to_string().contains("Access Denied"), "{failed}");
+    assert!(!failed.record.ok);
+    assert!(failed.record.decision.is_none());
+    assert!(failed.record.outcomes.is_empty());
+    assert_eq!(lambda.count(), 0, "nothing ran");
+    let json: Value = serde_json::from_str(&failed.record.to_json()).unwrap();
+    assert_eq!(json["ok"], false);
+    assert_eq!(json["failure"]["kind"], "guest_source");
+}
+
+/// The per-attempt S3 timeout the Lambda's clients use (`clients.rs`), and the function
+/// timeout the deploy stack defaults to.
+const S3_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+const LAMBDA_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// S3 accepts the request and never answers, at cold start: each attempt times out, the SDK
+/// retries, and init fails well within the function's timeout.
+#[tokio::test]
+async fn s3_timeout_at_cold_start_is_retried_then_fails() {
+    let s3 = ScriptedServer::start(vec![Reply::Hang]);
+    let started = Instant::now();
+    let (result, attempts) = open(&engine_with(&[]), &s3).await;
+    let took = started.elapsed();
+    assert_eq!(s3.count(), attempts, "retried per the SDK's policy");
+    assert!(
+        took >= S3_ATTEMPT_TIMEOUT * attempts as u32,
+        "each attempt waited the attempt timeout: {took:?}"
+    );
+    assert!(
+        took < LAMBDA_TIMEOUT,
+        "gave up before the function timeout: {took:?}"
+    );
+    match result {
+        Err(e @ GuestSourceError::Fetch(FetchError::Transient { .. })) => {
+            assert!(e.to_string().contains("timeout"), "{e}");
+        }
+        other => panic!("expected a transient fetch error, got {:?}", other.err()),
+    }
+}
+
+/// S3 hangs after a successful cold start: retried, then the cached guest runs, marked stale
+/// with the timeout as the reason.
+#[tokio::test]
+async fn s3_timeout_after_start_is_retried_then_runs_the_cached_guest_marked_stale() {
+    let s3 = ScriptedServer::start(vec![
+        s3_object(clickrules_builtin::DEFAULT_GUEST),
+        Reply::Hang,
+    ]);
+    let lambda = lambda_ok();
+    let (handler, attempts) = warm_handler(&s3, &lambda).await;
+    let started = Instant::now();
+    let record = handler
+        .handle("s3-timeout", &fixture("iot-button-single.json"))
+        .await
+        .expect("the cached guest decides");
+    let took = started.elapsed();
+    assert_eq!(s3.count(), 1 + attempts, "retried per the SDK's policy");
+    assert!(took < LAMBDA_TIMEOUT, "{took:?}");
+    assert_eq!(record.guest_fetch, Some(FetchKind::Stale));
+    let why = record.guest_stale.as_deref().unwrap_or_default();
+    assert!(why.contains("timeout"), "{why}");
+    assert_eq!(lambda.count(), 1);
+}

@@ -1,0 +1,227 @@
+//! From `clickrules key new` and `clickrules upload --signing-key` to the Lambda's guest
+//! source, against the moto emulator: the upload puts signed artifacts for both architectures
+//! beside the `.wasm`, and a source trusting the key loads the guest from the artifact without
+//! compiling it. Without a key, upload says the guest will compile on every cold start.
+
+// The emulator harness of the AWS tests; this test uses only its start-up and endpoint.
+#[allow(dead_code)]
+#[path = "../../aws/tests/support/moto.rs"]
+mod moto;
+
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use clickrules_aws::{ArtifactPolicy, AwsClients, GuestSource, S3GuestSource, S3Uri};
+use clickrules_engine::{Engine, EngineConfig, LoadedFrom, TrustedKeys};
+use clickrules_tests::guests;
+use moto::Moto;
+
+fn clickrules(args: &[&str], endpoint: &str) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_clickrules"));
+    cmd.args(args);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("CLICKRULES_") || key.starts_with("AWS_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_REGION", moto::REGION)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing");
+    cmd.output().expect("run clickrules")
+}
+
+fn stdout(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "clickrules failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The value after `label` on its line of `clickrules` output.
+fn field(text: &str, label: &str) -> String {
+    text.lines()
+        .find_map(|l| l.strip_prefix(label))
+        .unwrap_or_else(|| panic!("no {label:?} line in:\n{text}"))
+        .trim()
+        .to_string()
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+async fn clients(moto: &Moto) -> AwsClients {
+    AwsClients::from_sdk_config(&moto.sdk_config().await, true)
+}
+
+async fn keys_in(s3: &aws_sdk_s3::Client, bucket: &str) -> Vec<String> {
+    let listed = s3.list_objects_v2().bucket(bucket).send().await.unwrap();
+    let mut keys: Vec<String> = listed
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_string))
+        .collect();
+    keys.sort();
+    keys
+}
+
+#[test]
+fn a_signed_upload_is_loaded_from_its_artifact_by_the_lambda() {
+    let Some(moto) = Moto::start("a_signed_upload_is_loaded_from_its_artifact_by_the_lambda")
+    else {
+        return;
+    };
+    let endpoint = moto.endpoint();
+    let rt = runtime();
+    let s3 = rt.block_on(clients(&moto)).s3;
+    rt.block_on(s3.create_bucket().bucket("guests").send())
+        .unwrap();
+
+    let dir = tempdir();
+    let key_file = dir.join("signing.pem");
+    let key_file = key_file.to_str().unwrap();
+    let created = stdout(&clickrules(&["key", "new", key_file], &endpoint));
+    let public = field(&created, "public key");
+    assert_eq!(
+        public,
+        field(
+            &stdout(&clickrules(&["key", "public", key_file], &endpoint)),
+            "public key"
+        )
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(key_file).unwrap().permissions().mode();
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "the private key is readable by its owner only"
+        );
+    }
+    // An existing key is never overwritten by accident.
+    let again = clickrules(&["key", "new", key_file], &endpoint);
+    assert_eq!(again.status.code(), Some(1));
+
+    let uploaded = stdout(&clickrules(
+        &[
+            "upload",
+            guests::BY_CLICK,
+            "s3://guests/rules/by-click.wasm",
+            "--signing-key",
+            key_file,
+        ],
+        &endpoint,
+    ));
+    assert!(uploaded.contains("precompiled aarch64"), "{uploaded}");
+    assert!(uploaded.contains("precompiled x86_64"), "{uploaded}");
+    assert!(!uploaded.contains("signed     no"), "{uploaded}");
+    assert_eq!(
+        rt.block_on(keys_in(&s3, "guests")),
+        [
+            "rules/by-click.wasm",
+            "rules/by-click.wasm.aarch64.cwasm",
+            "rules/by-click.wasm.x86_64.cwasm",
+        ]
+    );
+
+    // The Lambda side: a fresh engine trusting the public key loads the artifact, no compile.
+    let trusted: TrustedKeys = public.parse().unwrap();
+    let policy = ArtifactPolicy {
+        trusted,
+        require: true,
+    };
+    let engine = Arc::new(Engine::new(EngineConfig::default()).unwrap());
+    let uri = S3Uri::parse("s3://guests/rules/by-click.wasm").unwrap();
+    let source = rt
+        .block_on(S3GuestSource::open_with_artifacts(
+            Arc::clone(&engine),
+            s3.clone(),
+            uri,
+            Some(policy),
+        ))
+        .unwrap();
+    let current = rt.block_on(source.current()).unwrap();
+    assert_eq!(current.info.loaded_from, LoadedFrom::SignedArtifact);
+    assert_eq!(current.info.artifact_note, None);
+    assert_eq!(source.stats().compiles, 0);
+    assert_eq!(source.stats().artifacts, 1);
+    let decision = engine.press(
+        &current.guest,
+        br#"{"serialNumber":"G030JF055364XVRB","batteryVoltage":"1705mV","clickType":"DOUBLE"}"#,
+    );
+    assert_eq!(
+        decision.result(),
+        Ok(&[clickrules_engine::Action::snapshot("us-east-1")][..])
+    );
+}
+
+#[test]
+fn an_unsigned_upload_says_the_guest_compiles_on_every_cold_start() {
+    let Some(moto) = Moto::start("an_unsigned_upload_says_the_guest_compiles_on_every_cold_start")
+    else {
+        return;
+    };
+    let endpoint = moto.endpoint();
+    let rt = runtime();
+    let s3 = rt.block_on(clients(&moto)).s3;
+    rt.block_on(s3.create_bucket().bucket("guests").send())
+        .unwrap();
+
+    let uploaded = stdout(&clickrules(
+        &["upload", guests::DEFAULT, "s3://guests/default.wasm"],
+        &endpoint,
+    ));
+    assert!(
+        uploaded.contains("signed     no: without --signing-key the Lambda compiles this guest on every cold start"),
+        "{uploaded}"
+    );
+    assert_eq!(rt.block_on(keys_in(&s3, "guests")), ["default.wasm"]);
+}
+
+#[test]
+fn a_bad_signing_key_fails_before_anything_is_uploaded() {
+    let dir = tempdir();
+    let bad = dir.join("bad.pem");
+    std::fs::write(&bad, "not a key").unwrap();
+    // Nothing listens on port 9: had upload reached S3 it would fail differently.
+    let out = clickrules(
+        &[
+            "upload",
+            guests::DEFAULT,
+            "s3://guests/default.wasm",
+            "--signing-key",
+            bad.to_str().unwrap(),
+        ],
+        "http://127.0.0.1:9",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with(&format!(
+            "error: signing key {}: not an Ed25519 private key",
+            bad.display()
+        )),
+        "{stderr}"
+    );
+}
+
+fn tempdir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "clickrules-signed-upload-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

@@ -2,12 +2,19 @@
 //! instantiate + call of an empty export, with the same engine settings, in the same run.
 //!
 //! `cargo bench -p clickrules-tests --bench press` (add `-- --presses N` to change the count).
+//! Also: the same rule as native Rust, cold starts compiled vs from a signed artifact, and
+//! presses per second through one engine on one and on two threads.
 //! Prints a Markdown table for BENCHMARKS.md. A bench binary rather than criterion because the
 //! targets are percentiles (p50, p99) of individual presses.
 
 use std::time::{Duration, Instant};
 
-use clickrules_engine::{Engine, EngineConfig};
+use std::sync::Arc;
+
+use clickrules_engine::{
+    Action, Arch, ArtifactSigner, Engine, EngineConfig, TrustedKeys, ValidationPolicy,
+    normalise_event, sha256_hex, validate_actions,
+};
 use clickrules_tests::{guest_bytes, guests};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
@@ -109,6 +116,60 @@ fn cold(path: &str, runs: usize) -> (Stats, Stats) {
     (stats(start_up), stats(first))
 }
 
+/// The default guest's rule as native Rust, on the same path minus wasm: normalise the event,
+/// decide, validate.
+fn native(n: usize) -> Stats {
+    let policy = ValidationPolicy::default();
+    sample(n, || {
+        let event = normalise_event(EVENT, 0).unwrap();
+        std::hint::black_box(&event.click);
+        let actions = vec![Action::snapshot("us-west-1")];
+        validate_actions(&actions, &policy).unwrap();
+        std::hint::black_box(actions);
+    })
+}
+
+/// Bytes to first decision on a fresh engine from a signed artifact: verify, deserialize, press.
+fn cold_artifact(path: &str, runs: usize) -> Stats {
+    let wasm = guest_bytes(path);
+    let sha = sha256_hex(&wasm);
+    let signer = ArtifactSigner::generate().unwrap();
+    let keys = TrustedKeys::new(vec![signer.public_key()]).unwrap();
+    let host = Arch::host().expect("a Lambda architecture");
+    let artifact = Engine::new(EngineConfig::default())
+        .unwrap()
+        .precompile(&wasm, host, &signer)
+        .unwrap();
+    let mut first = Vec::new();
+    for _ in 0..runs {
+        let engine = Engine::new(EngineConfig::default()).unwrap();
+        let t = Instant::now();
+        let guest = engine.load_artifact(&artifact, &sha, &keys).unwrap();
+        let d = engine.press(&guest, EVENT);
+        first.push(t.elapsed());
+        assert!(d.is_ok());
+    }
+    stats(first)
+}
+
+/// Presses per second through one shared engine on `threads` threads.
+fn throughput(path: &str, threads: usize, per_thread: usize) -> f64 {
+    let engine = Arc::new(Engine::new(EngineConfig::default()).unwrap());
+    let guest = engine.load(&guest_bytes(path)).unwrap();
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            let (engine, guest) = (Arc::clone(&engine), Arc::clone(&guest));
+            s.spawn(move || {
+                for _ in 0..per_thread {
+                    assert!(engine.press(&guest, EVENT).is_ok());
+                }
+            });
+        }
+    });
+    (threads * per_thread) as f64 / start.elapsed().as_secs_f64()
+}
+
 fn us(d: Duration) -> String {
     format!("{:.1} µs", d.as_secs_f64() * 1e6)
 }
@@ -140,11 +201,39 @@ fn main() {
         us(floor.p99),
         us(floor.mean)
     );
-    for (name, path) in [
+    let native = native(presses);
+    println!(
+        "| the default rule as native Rust: event JSON → validated actions | {} | {} | {} | {:.2} |",
+        us(native.p50),
+        us(native.p99),
+        us(native.mean),
+        native.p50.as_secs_f64() / floor.p50.as_secs_f64()
+    );
+    let mut all = vec![
         ("default guest (Rust)", guests::DEFAULT),
         ("by-click guest (Rust)", guests::BY_CLICK),
-    ] {
-        let s = warm(path, presses);
+    ];
+    for (language, path) in guests::OTHER_LANGUAGES {
+        match path {
+            Some(path) => all.push((
+                if language.starts_with("JS") {
+                    "by-click guest (JavaScript)"
+                } else {
+                    "by-click guest (Python)"
+                },
+                path,
+            )),
+            None => println!("(skipped {language}: not built)"),
+        }
+    }
+    for &(name, path) in &all {
+        // Interpreter guests take milliseconds per press: fewer presses keep the run short.
+        let n = if path.contains("/wasm32-wasip2/") {
+            presses
+        } else {
+            presses / 20
+        };
+        let s = warm(path, n);
         println!(
             "| {name}: event JSON → validated actions | {} | {} | {} | {:.2} |",
             us(s.p50),
@@ -154,19 +243,40 @@ fn main() {
         );
     }
 
-    println!("\n| cold (10 runs) | engine start-up p50 | bytes → first decision p50 | max |");
-    println!("|---|---|---|---|");
-    for (name, path) in [
-        ("default guest (Rust)", guests::DEFAULT),
-        ("by-click guest (Rust)", guests::BY_CLICK),
-    ] {
-        let (start_up, first) = cold(path, 10);
+    println!(
+        "\n| cold: bytes → first decision | runs | engine start-up p50 | compiled p50 | signed artifact p50 | artifact max |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for &(name, path) in &all {
+        let runs = if path.contains("/wasm32-wasip2/") {
+            10
+        } else {
+            3
+        };
+        let (start_up, compiled) = cold(path, runs);
+        let artifact = cold_artifact(path, 10);
         println!(
-            "| {name}, {} KiB | {} | {} | {} |",
+            "| {name}, {} KiB | {runs} / 10 | {} | {} | {} | {} |",
             guest_bytes(path).len() / 1024,
             ms(start_up.p50),
-            ms(first.p50),
-            ms(first.p99)
+            ms(compiled.p50),
+            ms(artifact.p50),
+            ms(artifact.p99)
+        );
+    }
+
+    println!("\n| throughput, one engine | 1 thread | 2 threads |");
+    println!("|---|---|---|");
+    for &(name, path) in &all {
+        let per_thread = if path.contains("/wasm32-wasip2/") {
+            presses
+        } else {
+            presses / 20
+        };
+        println!(
+            "| {name} | {:.0} presses/s | {:.0} presses/s |",
+            throughput(path, 1, per_thread),
+            throughput(path, 2, per_thread)
         );
     }
 }

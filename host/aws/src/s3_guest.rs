@@ -283,6 +283,123 @@ mod tests {
             .block_on(f)
     }
 
+    fn not_found(key: &str) -> Result<Fetched, FetchError> {
+        Err(FetchError::NotFound {
+            uri: format!("s3://guests/{key}"),
+            code: "NoSuchKey".into(),
+        })
+    }
+
+    fn policy(signer: &clickrules_engine::ArtifactSigner, require: bool) -> ArtifactPolicy {
+        ArtifactPolicy {
+            trusted: clickrules_engine::TrustedKeys::new(vec![signer.public_key()]).unwrap(),
+            require,
+        }
+    }
+
+    fn open_signed(
+        store: &FakeStore,
+        policy: ArtifactPolicy,
+    ) -> Result<S3GuestSource<&FakeStore>, GuestSourceError> {
+        block_on(S3GuestSource::open_with_artifacts(
+            engine(),
+            store,
+            uri(),
+            Some(policy),
+        ))
+    }
+
+    #[test]
+    fn a_signed_artifact_is_loaded_instead_of_compiling() {
+        let wasm = clickrules_builtin::DEFAULT_GUEST;
+        let signer = clickrules_engine::ArtifactSigner::generate().unwrap();
+        let artifact = engine()
+            .precompile(wasm, Arch::host().unwrap(), &signer)
+            .unwrap();
+        let store = FakeStore::answering(vec![
+            object(wasm, "\"e1\"", "v1"),
+            object(&artifact, "\"a1\"", "a1"),
+        ]);
+        let source = open_signed(&store, policy(&signer, true)).unwrap();
+        let current = source.current_from(
+            source.cached().as_ref().unwrap(),
+            FetchKind::Downloaded,
+            None,
+        );
+        assert_eq!(
+            current.info.loaded_from,
+            clickrules_engine::LoadedFrom::SignedArtifact
+        );
+        assert_eq!(current.info.signed_by, Some(signer.public_key().key_id()));
+        assert_eq!((source.stats().compiles, source.stats().artifacts), (0, 1));
+    }
+
+    #[test]
+    fn a_missing_artifact_compiles_and_says_why_unless_signatures_are_required() {
+        let wasm = clickrules_builtin::DEFAULT_GUEST;
+        let signer = clickrules_engine::ArtifactSigner::generate().unwrap();
+        let artifact_key = format!("rule.wasm.{}.cwasm", Arch::host().unwrap());
+
+        let store =
+            FakeStore::answering(vec![object(wasm, "\"e1\"", "v1"), not_found(&artifact_key)]);
+        let source = open_signed(&store, policy(&signer, false)).unwrap();
+        let info = &source
+            .current_from(
+                source.cached().as_ref().unwrap(),
+                FetchKind::Downloaded,
+                None,
+            )
+            .info;
+        assert_eq!(info.loaded_from, clickrules_engine::LoadedFrom::Compiled);
+        let note = info.artifact_note.as_deref().unwrap();
+        assert!(note.starts_with("compiled the .wasm: "), "{note}");
+        assert!(note.contains(&artifact_key), "{note}");
+        assert_eq!(source.stats().compiles, 1);
+
+        let store =
+            FakeStore::answering(vec![object(wasm, "\"e1\"", "v1"), not_found(&artifact_key)]);
+        let refused = open_signed(&store, policy(&signer, true));
+        assert!(
+            matches!(
+                refused,
+                Err(GuestSourceError::Unsigned {
+                    reason: ArtifactUnavailable::Fetch(FetchError::NotFound { .. }),
+                    ..
+                })
+            ),
+            "{refused:?}"
+        );
+    }
+
+    #[test]
+    fn an_artifact_of_an_older_upload_is_refused() {
+        // The .wasm changed but its artifact was not replaced: the artifact names other source.
+        let old = clickrules_builtin::DEFAULT_GUEST;
+        let new = clickrules_tests::guest_bytes(clickrules_tests::guests::BY_CLICK);
+        let signer = clickrules_engine::ArtifactSigner::generate().unwrap();
+        let stale = engine()
+            .precompile(old, Arch::host().unwrap(), &signer)
+            .unwrap();
+        let store = FakeStore::answering(vec![
+            object(&new, "\"e2\"", "v2"),
+            object(&stale, "\"a1\"", "a1"),
+        ]);
+        let refused = open_signed(&store, policy(&signer, true));
+        assert!(
+            matches!(
+                refused,
+                Err(GuestSourceError::Unsigned {
+                    reason: ArtifactUnavailable::Refused {
+                        error: clickrules_engine::ArtifactError::WrongSource { .. },
+                        ..
+                    },
+                    ..
+                })
+            ),
+            "{refused:?}"
+        );
+    }
+
     #[test]
     fn not_modified_keeps_the_compiled_guest() {
         let v1 = clickrules_builtin::DEFAULT_GUEST;

@@ -11,8 +11,10 @@
 //! MAGIC (16 bytes) | header length (u32 LE) | header (JSON) | signature (64 bytes) | native code
 //! ```
 //!
-//! The signature covers magic, length and header; the header carries the SHA-256 and size of
-//! the native code, so every byte is covered.
+//! The signature covers magic, length and header; the header carries the BLAKE3 hash and size
+//! of the native code, so every byte is covered. BLAKE3 rather than SHA-256 because the native
+//! code of an interpreter guest is ~40 MB and hashing it is on the cold-start path: ~26 ms with
+//! SHA-256 on this machine, a few ms with BLAKE3.
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
@@ -212,8 +214,8 @@ pub struct ArtifactHeader {
     pub source_sha256: String,
     /// Size of that `.wasm`.
     pub source_size: u64,
-    /// SHA-256 of the native code that follows the signature.
-    pub native_sha256: String,
+    /// BLAKE3 hash of the native code that follows the signature.
+    pub native_blake3: String,
     /// Its size.
     pub native_size: u64,
     /// Which key signed it ([`crate::PublicKey::key_id`]).
@@ -223,7 +225,7 @@ pub struct ArtifactHeader {
 /// Builds the signed file around `native`.
 pub(crate) fn seal(mut header: ArtifactHeader, native: &[u8], signer: &ArtifactSigner) -> Vec<u8> {
     header.format = FORMAT;
-    header.native_sha256 = hex::encode(Sha256::digest(native));
+    header.native_blake3 = blake3::hash(native).to_hex().to_string();
     header.native_size = native.len() as u64;
     header.key_id = signer.public_key().key_id();
     let json = serde_json::to_vec(&header).expect("a header of strings and integers serializes");
@@ -286,10 +288,10 @@ pub(crate) fn open<'a>(
             reason: format!("format {} (this host reads format {FORMAT})", header.format),
         });
     }
-    let actual = hex::encode(Sha256::digest(native));
-    if native.len() as u64 != header.native_size || actual != header.native_sha256 {
+    let actual = blake3::hash(native).to_hex().to_string();
+    if native.len() as u64 != header.native_size || actual != header.native_blake3 {
         return Err(ArtifactError::Corrupt {
-            signed: header.native_sha256,
+            signed: header.native_blake3,
             actual,
         });
     }
@@ -324,7 +326,7 @@ mod tests {
             engine: "e".repeat(64),
             source_sha256: "s".repeat(64),
             source_size: 10,
-            native_sha256: String::new(),
+            native_blake3: String::new(),
             native_size: 0,
             key_id: String::new(),
         }

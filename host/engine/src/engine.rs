@@ -175,7 +175,7 @@ impl Engine {
             engine: artifact::engine_hash(&target),
             source_sha256: sha256_hex(wasm),
             source_size: wasm.len() as u64,
-            native_sha256: String::new(),
+            native_blake3: String::new(),
             native_size: 0,
             key_id: String::new(),
         };

@@ -5,156 +5,18 @@
 #[path = "../../aws/tests/support/mod.rs"]
 mod support;
 
-use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+#[allow(dead_code)]
+#[path = "support/runtime_api.rs"]
+mod runtime_api;
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clickrules_tests::fixture;
+use runtime_api::RuntimeApi;
 use support::{World, invocations};
 
 const BOOTSTRAP: &str = env!("CARGO_BIN_EXE_bootstrap");
-const WAIT: Duration = Duration::from_secs(60);
-
-/// What the function posted back for one request.
-#[derive(Debug, Clone)]
-struct Reply {
-    request_id: String,
-    /// `response` or `error`.
-    kind: String,
-    body: serde_json::Value,
-}
-
-#[derive(Default)]
-struct State {
-    events: VecDeque<(String, Vec<u8>)>,
-    replies: Vec<Reply>,
-}
-
-/// The Lambda Runtime API, as much of it as the runtime client uses: `next`, `response`,
-/// `error`. `next` blocks while no event is queued, as the real one does.
-struct RuntimeApi {
-    port: u16,
-    state: Arc<(Mutex<State>, Condvar)>,
-}
-
-impl RuntimeApi {
-    fn start(events: Vec<(&str, Vec<u8>)>) -> Self {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind runtime api");
-        let port = listener.local_addr().unwrap().port();
-        let state = Arc::new((
-            Mutex::new(State {
-                events: events
-                    .into_iter()
-                    .map(|(id, body)| (id.to_string(), body))
-                    .collect(),
-                replies: Vec::new(),
-            }),
-            Condvar::new(),
-        ));
-        let shared = Arc::clone(&state);
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let shared = Arc::clone(&shared);
-                std::thread::spawn(move || serve(stream, &shared));
-            }
-        });
-        Self { port, state }
-    }
-
-    /// Waits until `count` replies arrived.
-    fn replies(&self, count: usize) -> Vec<Reply> {
-        let (lock, changed) = &*self.state;
-        let deadline = Instant::now() + WAIT;
-        let mut state = lock.lock().unwrap();
-        while state.replies.len() < count {
-            let left = deadline.saturating_duration_since(Instant::now());
-            assert!(
-                !left.is_zero(),
-                "only {} replies: {:?}",
-                state.replies.len(),
-                state.replies
-            );
-            state = changed.wait_timeout(state, left).unwrap().0;
-        }
-        state.replies.clone()
-    }
-}
-
-fn serve(stream: TcpStream, state: &(Mutex<State>, Condvar)) {
-    let mut reader = BufReader::new(stream);
-    let mut request_line = String::new();
-    if reader.read_line(&mut request_line).is_err() {
-        return;
-    }
-    let mut length = 0usize;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':')
-            && name.eq_ignore_ascii_case("content-length")
-        {
-            length = value.trim().parse().unwrap_or(0);
-        }
-    }
-    let mut body = vec![0; length];
-    if reader.read_exact(&mut body).is_err() {
-        return;
-    }
-    let mut stream = reader.into_inner();
-    let path = request_line
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or_default()
-        .to_string();
-    let (lock, changed) = state;
-
-    if path.ends_with("/runtime/invocation/next") {
-        let mut guard = lock.lock().unwrap();
-        let (id, event) = loop {
-            if let Some(next) = guard.events.pop_front() {
-                break next;
-            }
-            guard = changed.wait(guard).unwrap();
-        };
-        drop(guard);
-        let deadline = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_millis()
-            + 60_000;
-        let head = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
-             Lambda-Runtime-Aws-Request-Id: {id}\r\nLambda-Runtime-Deadline-Ms: {deadline}\r\n\
-             Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:clickrules\r\n\
-             Lambda-Runtime-Trace-Id: Root=1-00000000-000000000000000000000000\r\n\
-             Connection: close\r\n\r\n",
-            event.len()
-        );
-        let _ = stream.write_all(head.as_bytes());
-        let _ = stream.write_all(&event);
-        return;
-    }
-    // .../invocation/{id}/response or .../invocation/{id}/error
-    let mut parts = path.rsplit('/');
-    let kind = parts.next().unwrap_or_default().to_string();
-    let request_id = parts.next().unwrap_or_default().to_string();
-    let body = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
-    lock.lock().unwrap().replies.push(Reply {
-        request_id,
-        kind,
-        body,
-    });
-    changed.notify_all();
-    let _ = stream.write_all(
-        b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 16\r\nConnection: close\r\n\r\n{\"status\":\"OK\"}\n",
-    );
-}
 
 /// The bootstrap with a clean environment: the Lambda variables, the emulator, and `extra`.
 fn bootstrap(runtime_api: u16, endpoint: &str, home: &Path, extra: &[(&str, &str)]) -> Child {

@@ -72,17 +72,42 @@ async fn keys_in(s3: &aws_sdk_s3::Client, bucket: &str) -> Vec<String> {
     keys
 }
 
+/// A moto server with an empty `guests` bucket, and what a test needs to reach it.
+struct Bucket {
+    /// Kept alive for the test: dropping it stops the server.
+    moto: Moto,
+    rt: tokio::runtime::Runtime,
+    s3: aws_sdk_s3::Client,
+    endpoint: String,
+}
+
+impl Bucket {
+    fn start(test: &str) -> Option<Self> {
+        let moto = Moto::start(test)?;
+        let rt = runtime();
+        let s3 = rt.block_on(clients(&moto)).s3;
+        rt.block_on(s3.create_bucket().bucket("guests").send())
+            .unwrap();
+        Some(Self {
+            endpoint: moto.endpoint(),
+            moto,
+            rt,
+            s3,
+        })
+    }
+}
+
 #[test]
 fn a_signed_upload_is_loaded_from_its_artifact_by_the_lambda() {
-    let Some(moto) = Moto::start("a_signed_upload_is_loaded_from_its_artifact_by_the_lambda")
+    let Some(Bucket {
+        moto: _moto,
+        rt,
+        s3,
+        endpoint,
+    }) = Bucket::start("a_signed_upload_is_loaded_from_its_artifact_by_the_lambda")
     else {
         return;
     };
-    let endpoint = moto.endpoint();
-    let rt = runtime();
-    let s3 = rt.block_on(clients(&moto)).s3;
-    rt.block_on(s3.create_bucket().bucket("guests").send())
-        .unwrap();
 
     let dir = tempdir();
     let key_file = dir.join("signing.pem");
@@ -165,15 +190,15 @@ fn a_signed_upload_is_loaded_from_its_artifact_by_the_lambda() {
 
 #[test]
 fn an_unsigned_upload_says_the_guest_compiles_on_every_cold_start() {
-    let Some(moto) = Moto::start("an_unsigned_upload_says_the_guest_compiles_on_every_cold_start")
+    let Some(Bucket {
+        moto: _moto,
+        rt,
+        s3,
+        endpoint,
+    }) = Bucket::start("an_unsigned_upload_says_the_guest_compiles_on_every_cold_start")
     else {
         return;
     };
-    let endpoint = moto.endpoint();
-    let rt = runtime();
-    let s3 = rt.block_on(clients(&moto)).s3;
-    rt.block_on(s3.create_bucket().bucket("guests").send())
-        .unwrap();
 
     let uploaded = stdout(&clickrules(
         &["upload", guests::DEFAULT, "s3://guests/default.wasm"],

@@ -6,8 +6,10 @@
 
 #[path = "support/scripted.rs"]
 mod scripted;
+// For `engine_with`; the emulator helpers are not used here.
+#[allow(dead_code, unused_imports)]
+mod support;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,10 +20,11 @@ use clickrules_aws::{
     GuestSourceError, Handler, OnGuestError, PressFailed, Receipt, S3GuestSource, S3Uri,
     SnapshotTarget,
 };
-use clickrules_engine::{Engine, EngineConfig};
+use clickrules_engine::Engine;
 use clickrules_tests::{fixture, guest_bytes, guests};
 use scripted::{Reply, ScriptedServer};
 use serde_json::Value;
+use support::engine_with;
 
 const TOPIC_ARN: &str = "arn:aws:sns:us-east-1:123456789012:presses";
 
@@ -46,20 +49,6 @@ async fn clients(server: &ScriptedServer) -> (AwsClients, usize) {
     // meaningful if the SDK does retry.
     assert_eq!(attempts, 3, "the SDK's standard retry policy");
     (AwsClients::from_sdk_config(&config, true), attempts)
-}
-
-fn engine_with(settings: &[(&str, &str)]) -> Arc<Engine> {
-    let settings: BTreeMap<String, String> = settings
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    Arc::new(
-        Engine::new(EngineConfig {
-            settings,
-            ..EngineConfig::default()
-        })
-        .expect("engine"),
-    )
 }
 
 /// An executor whose Lambda API is `lambda` and whose SNS API is `sns`.

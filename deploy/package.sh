@@ -20,6 +20,8 @@ root="$(cd "$here/.." && pwd)"
 dist="$here/dist"
 # Amazon Linux 2023 ships glibc 2.34.
 glibc="2.34"
+# DESIGN.md section 9: each zip under 10 MB (decimal: the figure AWS quotes for uploads).
+max_zip_bytes=10000000
 
 case "${1:-all}" in
     all) arches=(arm64 x86_64) ;;
@@ -60,7 +62,12 @@ for arch in "${arches[@]}"; do
     unzip -q "$zip" -d "$tmp"
     "$here/check-binary.sh" "$tmp/bootstrap" "$arch" "$glibc"
     rm -rf "$tmp"
-    echo "$zip: $(stat -c %s "$zip") bytes"
+    size="$(stat -c %s "$zip")"
+    echo "$zip: $size bytes"
+    if [ "$size" -gt "$max_zip_bytes" ]; then
+        echo "$zip is $size bytes, over the $max_zip_bytes-byte budget" >&2
+        exit 1
+    fi
 done
 
 # A content hash of every zip built so far: new code, new S3 keys.

@@ -9,8 +9,6 @@
 
 use std::time::{Duration, Instant};
 
-use std::sync::Arc;
-
 use clickrules_engine::{
     Action, Arch, ArtifactSigner, Engine, EngineConfig, TrustedKeys, ValidationPolicy,
     normalise_event, sha256_hex, validate_actions,
@@ -61,30 +59,41 @@ fn sample(n: usize, mut f: impl FnMut()) -> Stats {
     stats(samples)
 }
 
-/// The floor, configured as the engine configures wasmtime (pooling, fuel, epochs).
-fn floor(n: usize) -> Stats {
-    let mut config = Config::new();
-    config
-        .wasm_component_model(true)
-        .consume_fuel(true)
-        .epoch_interruption(true)
-        .allocation_strategy(InstanceAllocationStrategy::Pooling(
-            PoolingAllocationConfig::default(),
-        ));
-    let engine = wasmtime::Engine::new(&config).unwrap();
-    let component = Component::new(&engine, EMPTY_COMPONENT).unwrap();
-    let linker = Linker::<()>::new(&engine);
-    let pre = linker.instantiate_pre(&component).unwrap();
-    sample(n, || {
-        let mut store = Store::new(&engine, ());
+/// The floor: an empty export, instantiated and called as the engine would (pooling, fuel,
+/// epochs), with nothing else.
+struct Floor {
+    engine: wasmtime::Engine,
+    pre: wasmtime::component::InstancePre<()>,
+}
+
+impl Floor {
+    fn new() -> Self {
+        let mut config = Config::new();
+        config
+            .wasm_component_model(true)
+            .consume_fuel(true)
+            .epoch_interruption(true)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(
+                PoolingAllocationConfig::default(),
+            ));
+        let engine = wasmtime::Engine::new(&config).unwrap();
+        let component = Component::new(&engine, EMPTY_COMPONENT).unwrap();
+        let pre = Linker::<()>::new(&engine)
+            .instantiate_pre(&component)
+            .unwrap();
+        Self { engine, pre }
+    }
+
+    fn press(&self) {
+        let mut store = Store::new(&self.engine, ());
         store.set_fuel(u64::MAX / 2).unwrap();
         store.set_epoch_deadline(1_000);
-        let instance = pre.instantiate(&mut store).unwrap();
+        let instance = self.pre.instantiate(&mut store).unwrap();
         let func = instance
             .get_typed_func::<(), ()>(&mut store, "empty")
             .unwrap();
         func.call(&mut store, ()).unwrap();
-    })
+    }
 }
 
 fn warm(path: &str, n: usize) -> Stats {
@@ -154,20 +163,32 @@ fn cold_artifact(path: &str, runs: usize) -> Stats {
 
 /// Presses per second through one shared engine on `threads` threads.
 fn throughput(path: &str, threads: usize, per_thread: usize) -> f64 {
-    let engine = Arc::new(Engine::new(EngineConfig::default()).unwrap());
+    let engine = Engine::new(EngineConfig::default()).unwrap();
     let guest = engine.load(&guest_bytes(path)).unwrap();
+    rate(threads, per_thread, || {
+        assert!(engine.press(&guest, EVENT).is_ok());
+    })
+}
+
+/// Calls of `press` per second on `threads` threads at once.
+fn rate(threads: usize, per_thread: usize, press: impl Fn() + Sync) -> f64 {
     let start = Instant::now();
     std::thread::scope(|s| {
         for _ in 0..threads {
-            let (engine, guest) = (Arc::clone(&engine), Arc::clone(&guest));
-            s.spawn(move || {
+            s.spawn(|| {
                 for _ in 0..per_thread {
-                    assert!(engine.press(&guest, EVENT).is_ok());
+                    press();
                 }
             });
         }
     });
     (threads * per_thread) as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Interpreter guests (megabytes of Wasm) take milliseconds per press and seconds to compile:
+/// their rows run fewer presses to keep the run short.
+fn heavy(path: &str) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.len() > 1024 * 1024)
 }
 
 fn us(d: Duration) -> String {
@@ -180,35 +201,28 @@ fn ms(d: Duration) -> String {
 
 fn main() {
     let mut presses = 20_000;
+    let mut only: Option<String> = None;
+    let mut extra: Vec<String> = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        if arg == "--presses" {
-            presses = args
-                .next()
-                .and_then(|n| n.parse().ok())
-                .expect("--presses N");
+        match arg.as_str() {
+            "--presses" => {
+                presses = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .expect("--presses N");
+            }
+            // One section (warm, cold or throughput), e.g. to profile it alone.
+            "--only" => only = Some(args.next().expect("--only warm|cold|throughput")),
+            // A guest of your own beside ours: `--guest NAME=PATH`, repeatable.
+            "--guest" => extra.push(args.next().expect("--guest NAME=PATH")),
+            _ => {}
         }
     }
+    let run = |section: &str| only.as_deref().is_none_or(|o| o == section);
     let backtrace = std::env::var("RUST_BACKTRACE").unwrap_or_else(|_| "unset".into());
     println!("presses per row: {presses}; RUST_BACKTRACE={backtrace}\n");
 
-    let floor = floor(presses);
-    println!("| warm press | p50 | p99 | mean | p50 / floor |");
-    println!("|---|---|---|---|---|");
-    println!(
-        "| floor: bare instantiate + call of an empty export | {} | {} | {} | 1.00 |",
-        us(floor.p50),
-        us(floor.p99),
-        us(floor.mean)
-    );
-    let native = native(presses);
-    println!(
-        "| the default rule as native Rust: event JSON → validated actions | {} | {} | {} | {:.2} |",
-        us(native.p50),
-        us(native.p99),
-        us(native.mean),
-        native.p50.as_secs_f64() / floor.p50.as_secs_f64()
-    );
     let mut all = vec![
         ("default guest (Rust)", guests::DEFAULT),
         ("by-click guest (Rust)", guests::BY_CLICK),
@@ -226,57 +240,91 @@ fn main() {
             None => println!("(skipped {language}: not built)"),
         }
     }
-    for &(name, path) in &all {
-        // Interpreter guests take milliseconds per press: fewer presses keep the run short.
-        let n = if path.contains("/wasm32-wasip2/") {
-            presses
-        } else {
-            presses / 20
-        };
-        let s = warm(path, n);
-        println!(
-            "| {name}: event JSON → validated actions | {} | {} | {} | {:.2} |",
-            us(s.p50),
-            us(s.p99),
-            us(s.mean),
-            s.p50.as_secs_f64() / floor.p50.as_secs_f64()
-        );
+    let extra: Vec<(String, String)> = extra
+        .iter()
+        .map(|e| {
+            let (name, path) = e.split_once('=').expect("--guest NAME=PATH");
+            (name.to_string(), path.to_string())
+        })
+        .collect();
+    for (name, path) in &extra {
+        all.push((name, path));
     }
-
-    println!(
-        "\n| cold: bytes → first decision | runs | engine start-up p50 | compiled p50 | signed artifact p50 | artifact max |"
-    );
-    println!("|---|---|---|---|---|---|");
-    for &(name, path) in &all {
-        let runs = if path.contains("/wasm32-wasip2/") {
-            10
-        } else {
-            3
-        };
-        let (start_up, compiled) = cold(path, runs);
-        let artifact = cold_artifact(path, 10);
+    // Every time below is also given as a multiple of this, measured in the same run.
+    let floor_setup = Floor::new();
+    let floor = sample(presses, || floor_setup.press());
+    let x = |d: Duration| d.as_secs_f64() / floor.p50.as_secs_f64();
+    if run("warm") {
+        println!("| warm press | p50 | p99 | mean | p50 / floor |");
+        println!("|---|---|---|---|---|");
         println!(
-            "| {name}, {} KiB | {runs} / 10 | {} | {} | {} | {} |",
-            guest_bytes(path).len() / 1024,
-            ms(start_up.p50),
-            ms(compiled.p50),
-            ms(artifact.p50),
-            ms(artifact.p99)
+            "| floor: bare instantiate + call of an empty export | {} | {} | {} | 1.00 |",
+            us(floor.p50),
+            us(floor.p99),
+            us(floor.mean)
         );
+        let native = native(presses);
+        println!(
+            "| the default rule as native Rust: event JSON → validated actions | {} | {} | {} | {:.2} |",
+            us(native.p50),
+            us(native.p99),
+            us(native.mean),
+            x(native.p50)
+        );
+        for &(name, path) in &all {
+            // Interpreter guests take milliseconds per press: fewer presses keep the run short.
+            let n = if !heavy(path) { presses } else { presses / 20 };
+            let s = warm(path, n);
+            println!(
+                "| {name}: event JSON → validated actions | {} | {} | {} | {:.2} |",
+                us(s.p50),
+                us(s.p99),
+                us(s.mean),
+                x(s.p50)
+            );
+        }
     }
-
-    println!("\n| throughput, one engine | 1 thread | 2 threads |");
-    println!("|---|---|---|");
-    for &(name, path) in &all {
-        let per_thread = if path.contains("/wasm32-wasip2/") {
-            presses
-        } else {
-            presses / 20
-        };
+    if run("cold") {
         println!(
-            "| {name} | {:.0} presses/s | {:.0} presses/s |",
-            throughput(path, 1, per_thread),
-            throughput(path, 2, per_thread)
+            "\n| cold: bytes → first decision | runs (compiled / artifact) | engine start-up p50 | compiled p50 | signed artifact p50 | artifact max | compiled / floor | artifact / floor |"
         );
+        println!("|---|---|---|---|---|---|---|---|");
+        for &(name, path) in &all {
+            let runs = if !heavy(path) { 10 } else { 3 };
+            let (start_up, compiled) = cold(path, runs);
+            let artifact = cold_artifact(path, 10);
+            println!(
+                "| {name}, {} KiB | {runs} / 10 | {} | {} | {} | {} | {:.0} | {:.0} |",
+                guest_bytes(path).len() / 1024,
+                ms(start_up.p50),
+                ms(compiled.p50),
+                ms(artifact.p50),
+                ms(artifact.p99),
+                x(compiled.p50),
+                x(artifact.p50)
+            );
+        }
+    }
+    if run("throughput") {
+        println!(
+            "\n| throughput, one engine | 1 thread | 2 threads | 2 / 1 threads | 1 thread / floor |"
+        );
+        println!("|---|---|---|---|---|");
+        let floor_one = rate(1, presses, || floor_setup.press());
+        let floor_two = rate(2, presses, || floor_setup.press());
+        println!(
+            "| floor: bare instantiate + call of an empty export | {floor_one:.0} /s | {floor_two:.0} /s | {:.2} | 1.00 |",
+            floor_two / floor_one
+        );
+        for &(name, path) in &all {
+            let per_thread = if !heavy(path) { presses } else { presses / 20 };
+            let one = throughput(path, 1, per_thread);
+            let two = throughput(path, 2, per_thread);
+            println!(
+                "| {name} | {one:.0} presses/s | {two:.0} presses/s | {:.2} | {:.3} |",
+                two / one,
+                one / floor_one
+            );
+        }
     }
 }

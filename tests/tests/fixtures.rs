@@ -3,23 +3,74 @@
 mod common;
 
 use clickrules_engine::{Action, EventFormat};
-use clickrules_tests::{fixture, guests};
+use clickrules_tests::{fixture, fixtures_dir, guests};
 use common::{engine, engine_with, load, settings};
 
-const FIXTURES: [&str; 5] = [
-    "iot-button-single.json",
-    "iot-button-double.json",
-    "iot-button-long.json",
-    "iot-1-click.json",
-    "topic-rule-extra-fields.json",
-];
+/// What the by-click guest decides for each fixture event, one entry per file.
+fn by_click_expected() -> Vec<(&'static str, Vec<Action>)> {
+    let held = |serial: &str| {
+        Action::notify(
+            format!("Button {serial} held"),
+            format!("Button {serial} was held (LONG press). No backup was started."),
+        )
+    };
+    vec![
+        (
+            "iot-button-single.json",
+            vec![Action::snapshot("us-west-1")],
+        ),
+        (
+            "iot-button-double.json",
+            vec![Action::snapshot("us-east-1")],
+        ),
+        ("iot-button-long.json", vec![held("G030JF055364XVRB")]),
+        ("iot-1-click.json", vec![held("G030PM0412345678")]),
+        (
+            "topic-rule-extra-fields.json",
+            vec![Action::snapshot("us-east-1")],
+        ),
+    ]
+}
+
+/// Every `*.json` file in the fixtures folder the tests read, sorted by name.
+fn fixture_names() -> Vec<String> {
+    let dir = fixtures_dir();
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("list fixtures {}: {e}", dir.display()))
+        .map(|entry| entry.expect("read fixtures folder entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        .map(|path| path.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert!(!names.is_empty(), "no *.json fixtures in {}", dir.display());
+    names
+}
+
+#[test]
+fn every_fixture_file_has_expected_actions() {
+    // Found on disk rather than listed, so a fixture added later cannot go untested.
+    let found = fixture_names();
+    let mut expected: Vec<String> = by_click_expected()
+        .into_iter()
+        .map(|(name, _)| name.to_string())
+        .collect();
+    expected.sort();
+    let untested: Vec<&String> = found.iter().filter(|n| !expected.contains(n)).collect();
+    let missing: Vec<&String> = expected.iter().filter(|n| !found.contains(n)).collect();
+    assert!(
+        untested.is_empty() && missing.is_empty(),
+        "fixtures in {} with no entry in by_click_expected: {untested:?}; \
+         entries with no fixture file: {missing:?}",
+        fixtures_dir().display()
+    );
+}
 
 #[test]
 fn default_guest_backs_up_us_west_1_for_every_fixture() {
     let engine = engine();
     let guest = load(&engine, guests::DEFAULT);
-    for name in FIXTURES {
-        let d = engine.press(&guest, &fixture(name));
+    for name in fixture_names() {
+        let d = engine.press(&guest, &fixture(&name));
         assert_eq!(
             d.result(),
             Ok(&[Action::snapshot("us-west-1")][..]),
@@ -65,29 +116,7 @@ fn formats_are_told_apart() {
 fn by_click_guest_for_every_fixture() {
     let engine = engine();
     let guest = load(&engine, guests::BY_CLICK);
-    let held = |serial: &str| {
-        Action::notify(
-            format!("Button {serial} held"),
-            format!("Button {serial} was held (LONG press). No backup was started."),
-        )
-    };
-    let expected = [
-        (
-            "iot-button-single.json",
-            vec![Action::snapshot("us-west-1")],
-        ),
-        (
-            "iot-button-double.json",
-            vec![Action::snapshot("us-east-1")],
-        ),
-        ("iot-button-long.json", vec![held("G030JF055364XVRB")]),
-        ("iot-1-click.json", vec![held("G030PM0412345678")]),
-        (
-            "topic-rule-extra-fields.json",
-            vec![Action::snapshot("us-east-1")],
-        ),
-    ];
-    for (name, actions) in expected {
+    for (name, actions) in by_click_expected() {
         let d = engine.press(&guest, &fixture(name));
         assert_eq!(d.result(), Ok(&actions[..]), "{name}");
     }

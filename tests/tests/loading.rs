@@ -29,6 +29,7 @@ fn core_module_is_not_a_component() {
     // The smallest valid core module: magic and version 1, no sections.
     let module = b"\0asm\x01\0\0\0";
     assert_eq!(engine.load(module).unwrap_err(), LoadError::CoreModule);
+    assert_healthy(&engine);
 }
 
 #[test]
@@ -55,6 +56,7 @@ fn random_bytes_after_a_component_header_are_invalid() {
         engine.load(&bytes).unwrap_err(),
         LoadError::Invalid { .. }
     ));
+    assert_healthy(&engine);
 }
 
 #[test]

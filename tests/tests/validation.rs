@@ -2,28 +2,30 @@
 
 mod common;
 
-use clickrules_engine::{Action, PressError, ValidationError};
+use clickrules_engine::{Action, Decision, Engine, PressError, ValidationError};
 use clickrules_tests::guests;
 use common::{SINGLE, assert_healthy, engine_with, load, settings};
 
-fn press_actions(spec: &str, repeat: usize) -> clickrules_engine::Decision {
+/// One press of the actions guest; the engine is returned so a test can press it again.
+fn press_actions(spec: &str, repeat: usize) -> (Engine, Decision) {
     let engine = engine_with(settings(&[
         ("actions", spec),
         ("repeat", &repeat.to_string()),
     ]));
     let guest = load(&engine, guests::ACTIONS);
-    engine.press(&guest, SINGLE)
+    let d = engine.press(&guest, SINGLE);
+    (engine, d)
 }
 
 #[test]
 fn ten_actions_obeyed() {
-    let d = press_actions("snapshot:us-west-1", 10);
+    let (_, d) = press_actions("snapshot:us-west-1", 10);
     assert_eq!(d.result().map(<[Action]>::len), Ok(10));
 }
 
 #[test]
 fn eleven_actions_violated() {
-    let d = press_actions("snapshot:us-west-1", 11);
+    let (engine, d) = press_actions("snapshot:us-west-1", 11);
     assert_eq!(
         d.error,
         Some(PressError::InvalidActions(
@@ -34,11 +36,12 @@ fn eleven_actions_violated() {
         d.actions.is_empty(),
         "nothing is executed when any action is invalid"
     );
+    assert_healthy(&engine);
 }
 
 #[test]
 fn one_bad_region_rejects_the_whole_list() {
-    let d = press_actions("snapshot:us-west-1;snapshot:moon-base-alpha;ignore:x", 1);
+    let (engine, d) = press_actions("snapshot:us-west-1;snapshot:moon-base-alpha;ignore:x", 1);
     assert!(
         matches!(
             &d.error,
@@ -50,6 +53,7 @@ fn one_bad_region_rejects_the_whole_list() {
         "{d:?}"
     );
     assert!(d.actions.is_empty());
+    assert_healthy(&engine);
 }
 
 #[test]
@@ -103,7 +107,7 @@ fn notify_subject_too_long_violated() {
 
 #[test]
 fn every_action_kind_round_trips() {
-    let d = press_actions(
+    let (_, d) = press_actions(
         "snapshot:ap-southeast-2;notify:Hello|World;ignore:just testing",
         1,
     );
@@ -119,6 +123,6 @@ fn every_action_kind_round_trips() {
 
 #[test]
 fn no_actions_is_a_valid_decision() {
-    let d = press_actions("", 1);
+    let (_, d) = press_actions("", 1);
     assert_eq!(d.result(), Ok(&[][..]));
 }

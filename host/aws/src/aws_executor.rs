@@ -154,11 +154,17 @@ fn sdk_failure<E>(operation: &'static str, e: &SdkError<E>) -> ActionError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    let message = DisplayErrorContext(e).to_string();
     match e {
         SdkError::ServiceError(context) => {
             let code = e.code().map(str::to_string);
             let status = context.raw().status().as_u16();
+            // The service's own words; the SDK's debug form of the whole response (headers,
+            // body, internals) is kilobytes that change on every call.
+            let message = format!(
+                "{}: {} (HTTP {status})",
+                code.as_deref().unwrap_or("no error code"),
+                e.message().unwrap_or("no message")
+            );
             if status == 429 || code.as_deref().is_some_and(|c| THROTTLE_CODES.contains(&c)) {
                 ActionError::Throttled { operation, message }
             } else if status >= 500 {
@@ -176,9 +182,12 @@ where
         SdkError::ConstructionFailure(_) => ActionError::Refused {
             operation,
             code: None,
-            message,
+            message: DisplayErrorContext(e).to_string(),
         },
-        _ => ActionError::Unavailable { operation, message },
+        _ => ActionError::Unavailable {
+            operation,
+            message: DisplayErrorContext(e).to_string(),
+        },
     }
 }
 

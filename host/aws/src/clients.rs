@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 
 /// How long one S3 request may take before it counts as a transient failure. Guests are at most
 /// tens of MB and S3 is in-region, so this is generous; without it a hung connection would hold
@@ -16,6 +17,16 @@ const SNS_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// function itself, so this is long, yet it ends before the stack's 60 s function timeout so
 /// the press fails with a record naming the hung call.
 const LAMBDA_OPERATION_TIMEOUT: Duration = Duration::from_secs(45);
+
+/// The standard AWS configuration chain, with the HTTPS client this project builds in: rustls
+/// with ring (see the workspace Cargo.toml). Anything that loads an SDK configuration starts
+/// here, or it has no HTTP client.
+pub fn config_loader() -> ConfigLoader {
+    let https = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    aws_config::defaults(BehaviorVersion::latest()).http_client(https)
+}
 
 /// The clients the AWS edge uses.
 #[derive(Debug, Clone)]
@@ -33,7 +44,7 @@ impl AwsClients {
     /// builds the clients. `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_S3` (an emulator, a VPC
     /// endpoint) switch S3 to path-style addressing.
     pub async fn from_env() -> Self {
-        let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        let config = config_loader().load().await;
         let endpoint_override = ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"]
             .iter()
             .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()));
@@ -71,5 +82,21 @@ impl AwsClients {
             lambda: aws_sdk_lambda::Client::from_conf(lambda),
             sns: aws_sdk_sns::Client::from_conf(sns),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Without `default-https-client` the SDK has no HTTP client of its own: every request of a
+    /// configuration loaded some other way fails with "no HTTP client".
+    #[tokio::test]
+    async fn the_loader_supplies_the_http_client() {
+        let config = config_loader()
+            .region(aws_config::Region::new("us-west-1"))
+            .load()
+            .await;
+        assert!(config.http_client().is_some());
     }
 }

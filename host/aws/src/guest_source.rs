@@ -114,9 +114,13 @@ pub(crate) struct Loaded {
 /// Loads a guest's code: from its signed artifact when the policy allows and one is usable,
 /// else by compiling the `.wasm` (noting why in the record), or not at all when signed
 /// artifacts are required. `artifact` fetches the artifact's bytes for this host.
+///
+/// Takes the `.wasm` by value: when artifacts are required nothing can fall back to compiling
+/// it, so it is dropped once hashed. An interpreter guest's `.wasm` is 12-18 MB, and holding it
+/// beside the artifact and wasmtime's copy of the code decides which Lambda size fits.
 pub(crate) async fn load_guest<F, Fut>(
     engine: &Engine,
-    bytes: &[u8],
+    bytes: Vec<u8>,
     uri: &str,
     policy: Option<&ArtifactPolicy>,
     artifact: F,
@@ -125,7 +129,7 @@ where
     F: FnOnce(Arch) -> Fut,
     Fut: Future<Output = Result<(String, Vec<u8>), ArtifactUnavailable>>,
 {
-    let sha = sha256_hex(bytes);
+    let sha = sha256_hex(&bytes);
     if let Some(guest) = engine.cached(&sha) {
         return Ok(Loaded {
             guest,
@@ -134,42 +138,52 @@ where
         });
     }
     let mut note = None;
-    if let Some(policy) = policy {
-        let loaded = match Arch::host() {
-            None => Err(ArtifactUnavailable::Refused {
-                uri: uri.to_string(),
-                error: ArtifactError::UnsupportedHost,
-            }),
-            Some(arch) => artifact(arch).await.and_then(|(artifact_uri, bytes)| {
-                engine
-                    .load_artifact(&bytes, &sha, &policy.trusted)
-                    .map_err(|error| ArtifactUnavailable::Refused {
-                        uri: artifact_uri,
-                        error,
-                    })
-            }),
-        };
-        match loaded {
-            Ok(guest) => {
-                return Ok(Loaded {
-                    guest,
-                    artifact_note: None,
-                    was_cached: false,
-                });
-            }
-            Err(reason) if policy.require => {
-                return Err(GuestSourceError::Unsigned {
+    let bytes = match policy {
+        None => bytes,
+        Some(policy) => {
+            // What a refused artifact falls back to: nothing, when artifacts are required.
+            let fallback = (!policy.require).then_some(bytes);
+            let loaded = match Arch::host() {
+                None => Err(ArtifactUnavailable::Refused {
                     uri: uri.to_string(),
-                    reason,
-                });
+                    error: ArtifactError::UnsupportedHost,
+                }),
+                Some(arch) => artifact(arch).await.and_then(|(artifact_uri, bytes)| {
+                    engine
+                        .load_artifact(&bytes, &sha, &policy.trusted)
+                        .map_err(|error| ArtifactUnavailable::Refused {
+                            uri: artifact_uri,
+                            error,
+                        })
+                }),
+            };
+            match (loaded, fallback) {
+                (Ok(guest), _) => {
+                    return Ok(Loaded {
+                        guest,
+                        artifact_note: None,
+                        was_cached: false,
+                    });
+                }
+                (Err(reason), None) => {
+                    return Err(GuestSourceError::Unsigned {
+                        uri: uri.to_string(),
+                        reason,
+                    });
+                }
+                (Err(reason), Some(bytes)) => {
+                    note = Some(format!("compiled the .wasm: {reason}"));
+                    bytes
+                }
             }
-            Err(reason) => note = Some(format!("compiled the .wasm: {reason}")),
         }
-    }
-    let guest = engine.load(bytes).map_err(|error| GuestSourceError::Load {
-        uri: uri.to_string(),
-        error,
-    })?;
+    };
+    let guest = engine
+        .load(&bytes)
+        .map_err(|error| GuestSourceError::Load {
+            uri: uri.to_string(),
+            error,
+        })?;
     Ok(Loaded {
         guest,
         artifact_note: note,
@@ -219,7 +233,7 @@ impl FixedGuest {
                     message: e.to_string(),
                 })
         };
-        let loaded = load_guest(engine, &bytes, &uri, artifacts, read_artifact).await?;
+        let loaded = load_guest(engine, bytes, &uri, artifacts, read_artifact).await?;
         Ok(Self::fixed(loaded.guest, &uri, loaded.artifact_note))
     }
 

@@ -40,7 +40,7 @@ pub mod settings;
 mod handler_tests;
 
 pub use aws_executor::AwsExecutor;
-pub use clients::AwsClients;
+pub use clients::{AwsClients, config_loader};
 pub use executor::{
     ActionError, ActionExecutor, ActionOutcome, PreflightError, Receipt, check_topic, execute_all,
 };

@@ -122,8 +122,8 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     let uri = uri.to_string();
-    let message = DisplayErrorContext(e).to_string();
     let SdkError::ServiceError(context) = e else {
+        let message = DisplayErrorContext(e).to_string();
         return match e {
             SdkError::ConstructionFailure(_) => Err(FetchError::Rejected {
                 uri,
@@ -139,6 +139,16 @@ where
     };
     let status = context.raw().status().as_u16();
     let code = e.code().unwrap_or_default().to_string();
+    // The service's own words; the SDK's debug form of the whole response (headers, body,
+    // internals) is kilobytes that change on every call. Built only when needed: a 304 is the
+    // common case on a warm press.
+    let message = || {
+        format!(
+            "{}: {} (HTTP {status})",
+            e.code().unwrap_or("no error code"),
+            e.message().unwrap_or("no message")
+        )
+    };
     match status {
         304 => Ok(Fetched::NotModified),
         404 => Err(FetchError::NotFound {
@@ -149,19 +159,22 @@ where
                 code
             },
         }),
-        403 => Err(FetchError::AccessDenied { uri, message }),
+        403 => Err(FetchError::AccessDenied {
+            uri,
+            message: message(),
+        }),
         429 | 500..=599 => Err(FetchError::Transient {
             uri,
-            reason: message,
+            reason: message(),
         }),
         _ if code == "SlowDown" || code == "RequestTimeout" => Err(FetchError::Transient {
             uri,
-            reason: message,
+            reason: message(),
         }),
         _ => Err(FetchError::Rejected {
             uri,
             status,
-            message,
+            message: message(),
         }),
     }
 }

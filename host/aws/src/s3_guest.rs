@@ -10,7 +10,7 @@ use crate::guest_source::{
     ArtifactUnavailable, CurrentGuest, FetchKind, GuestSource, GuestSourceError, Loaded, load_guest,
 };
 use crate::location::S3Uri;
-use crate::object_store::{FetchError, Fetched, ObjectStore, S3Object};
+use crate::object_store::{FetchError, Fetched, ObjectStore};
 use crate::settings::ArtifactPolicy;
 
 /// The object last fetched, compiled, with the identity S3 gave it.
@@ -131,7 +131,7 @@ impl<O: ObjectStore> S3GuestSource<O> {
 
     /// Loads new bytes, unless the engine already holds them (e.g. an object re-uploaded with
     /// the same content gets a new version id but needs no compile).
-    async fn load(&self, object: &S3Object) -> Result<Loaded, GuestSourceError> {
+    async fn load(&self, bytes: Vec<u8>) -> Result<Loaded, GuestSourceError> {
         let fetch_artifact = |arch: Arch| async move {
             let uri = S3Uri {
                 bucket: self.uri.bucket.clone(),
@@ -148,7 +148,7 @@ impl<O: ObjectStore> S3GuestSource<O> {
         };
         let loaded = load_guest(
             &self.engine,
-            &object.bytes,
+            bytes,
             &self.uri.to_string(),
             self.artifacts.as_ref(),
             fetch_artifact,
@@ -187,7 +187,7 @@ impl<O: ObjectStore> GuestSource for S3GuestSource<O> {
                 self.counters.downloads.fetch_add(1, Ordering::Relaxed);
                 // A broken upload fails the press: running the previous guest would run
                 // something other than what the bucket now holds.
-                let loaded = self.load(&object).await?;
+                let loaded = self.load(object.bytes).await?;
                 let fresh = Cached {
                     guest: loaded.guest,
                     etag: object.etag,
@@ -218,6 +218,7 @@ mod tests {
     use clickrules_engine::{EngineConfig, LoadError, sha256_hex};
 
     use super::*;
+    use crate::object_store::S3Object;
 
     /// Replays scripted answers and records the `If-None-Match` each request carried.
     #[derive(Debug, Default)]

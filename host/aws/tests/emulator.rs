@@ -557,7 +557,7 @@ async fn open_against_stub_s3(
     body: &str,
 ) -> Result<S3GuestSource<aws_sdk_s3::Client>, GuestSourceError> {
     let stub = StubServer::start(status, &[("Content-Type", "application/xml")], body);
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+    let config = clickrules_aws::config_loader()
         .region(aws_config::Region::new(support::moto::REGION))
         .endpoint_url(stub.endpoint())
         .credentials_provider(aws_sdk_s3::config::Credentials::new(

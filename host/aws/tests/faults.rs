@@ -13,7 +13,7 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::{Region, SdkConfig};
 use aws_sdk_s3::config::Credentials;
 use clickrules_aws::{
     ActionError, AwsClients, AwsExecutor, Failure, FetchError, FetchKind, FixedGuest,
@@ -31,7 +31,7 @@ const TOPIC_ARN: &str = "arn:aws:sns:us-east-1:123456789012:presses";
 /// SDK configuration for a scripted server: the same loader, retry and timeout defaults the
 /// Lambda gets from `AwsClients::from_env`, only the endpoint and credentials are fixed.
 async fn sdk_config(server: &ScriptedServer) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
+    clickrules_aws::config_loader()
         .region(Region::new("us-east-1"))
         .endpoint_url(server.endpoint())
         .credentials_provider(Credentials::new("testing", "testing", None, None, "faults"))

@@ -67,9 +67,7 @@ pub fn execute(
 /// Invokes the deployed function with `event` and returns the record it answers with.
 pub fn invoke(function: &str, event: &[u8]) -> anyhow::Result<Result<serde_json::Value, String>> {
     runtime()?.block_on(async {
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .load()
-            .await;
+        let config = clickrules_aws::config_loader().load().await;
         let lambda = aws_sdk_lambda::Client::new(&config);
         let response = lambda
             .invoke()

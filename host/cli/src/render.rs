@@ -51,7 +51,13 @@ pub fn action(action: &Action) -> String {
     }
 }
 
+/// The decision of a dry run: what each action would do.
 pub fn decision(d: &Decision) -> String {
+    decision_text(d, false)
+}
+
+/// `executed`: the actions ran, and what each did is listed after this (see [`record`]).
+fn decision_text(d: &Decision, executed: bool) -> String {
     let mut out = String::new();
     let press = match &d.click {
         Some(c) => {
@@ -80,11 +86,20 @@ pub fn decision(d: &Decision) -> String {
             let n = d.actions.len();
             let _ = writeln!(
                 out,
-                "decision   ok: {n} action{} (dry run: nothing was executed)",
-                if n == 1 { "" } else { "s" }
+                "decision   ok: {n} action{} ({})",
+                if n == 1 { "" } else { "s" },
+                if executed {
+                    "executed"
+                } else {
+                    "dry run: nothing was executed"
+                }
             );
             for (i, a) in d.actions.iter().enumerate() {
-                let _ = writeln!(out, "  {}. {:<32} {}", i + 1, action(a), would_do(a));
+                if executed {
+                    let _ = writeln!(out, "  {}. {}", i + 1, action(a));
+                } else {
+                    let _ = writeln!(out, "  {}. {:<32} {}", i + 1, action(a), would_do(a));
+                }
                 if let Action::Notify { message, .. } = a {
                     let _ = writeln!(out, "     message: {message}");
                 }
@@ -134,7 +149,7 @@ pub fn decision(d: &Decision) -> String {
 /// A press carried out on AWS: the decision, then what each action did.
 pub fn record(record: &clickrules_aws::PressRecord) -> String {
     let mut out = match &record.decision {
-        Some(d) => decision(d).replace("(dry run: nothing was executed)", "(executed)"),
+        Some(d) => decision_text(d, true),
         None => String::from("decision   none: no guest could be obtained\n"),
     };
     if let Some(fallback) = &record.fallback {

@@ -199,6 +199,26 @@ fn failing_guests_exit_non_zero_and_still_print_the_record() {
         stderr(&out),
         "error: the guest ran past its 50 ms deadline\n"
     );
+    // The guest holds 64 MiB under a 32 MiB cap; a generous deadline keeps the cap the limit hit.
+    let out = clickrules(&[
+        "press",
+        "--guest",
+        guests::ALLOC,
+        "--config",
+        "mb=64",
+        "--memory-mb",
+        "32",
+        "--timeout-ms",
+        "5000",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let record: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(record["error"]["kind"], "memory_limit", "{record}");
+    assert_eq!(record["actions"], json!([]));
+    let message = record["error"]["message"].as_str().unwrap();
+    assert!(message.ends_with("over the 33554432-byte cap"), "{message}");
+    assert_eq!(stderr(&out), format!("error: {message}\n"));
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! `clickrules upload` refuses what it must refuse before touching AWS. Uploads themselves are
-//! tested against the emulator in `aws_cli.rs`.
+//! tested against the emulator in `aws_cli.rs`, and signed ones in `signed_upload.rs`.
 
 use std::process::{Command, Output};
 

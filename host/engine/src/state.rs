@@ -19,7 +19,9 @@ pub(crate) const MAX_LOG_LINES: usize = 100;
 pub(crate) const MAX_LOG_LINE_BYTES: usize = 1024;
 
 pub(crate) struct PressState {
-    wasi: WasiCtx,
+    /// Built on the guest's first WASI call: most presses make none, and building the context
+    /// (streams, clocks, a seeded random source) is a measurable part of a warm press.
+    wasi: Option<WasiCtx>,
     table: ResourceTable,
     stdout: CappedPipe,
     stderr: CappedPipe,
@@ -31,22 +33,11 @@ pub(crate) struct PressState {
 
 impl PressState {
     pub(crate) fn new(settings: Arc<BTreeMap<String, String>>, memory_limit: u64) -> Self {
-        let stdout = CappedPipe::new(MAX_STREAM_BYTES);
-        let stderr = CappedPipe::new(MAX_STREAM_BYTES);
-        // No preopens, env, args or stdin; sockets and name lookup refused. Clocks and random
-        // stay: guests from other languages' toolchains read them during start-up.
-        let wasi = WasiCtx::builder()
-            .stdout(stdout.clone())
-            .stderr(stderr.clone())
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .build();
         Self {
-            wasi,
+            wasi: None,
             table: ResourceTable::new(),
-            stdout,
-            stderr,
+            stdout: CappedPipe::new(MAX_STREAM_BYTES),
+            stderr: CappedPipe::new(MAX_STREAM_BYTES),
             limiter: MemoryLimiter::new(memory_limit),
             logs: Vec::new(),
             logs_dropped: 0,
@@ -69,8 +60,20 @@ impl PressState {
 
 impl WasiView for PressState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
+        let (stdout, stderr) = (&self.stdout, &self.stderr);
+        let ctx = self.wasi.get_or_insert_with(|| {
+            // No preopens, env, args or stdin; sockets and name lookup refused. Clocks and
+            // random stay: guests from other languages' toolchains read them during start-up.
+            WasiCtx::builder()
+                .stdout(stdout.clone())
+                .stderr(stderr.clone())
+                .allow_tcp(false)
+                .allow_udp(false)
+                .allow_ip_name_lookup(false)
+                .build()
+        });
         WasiCtxView {
-            ctx: &mut self.wasi,
+            ctx,
             table: &mut self.table,
         }
     }

@@ -7,46 +7,25 @@
 #[allow(dead_code)]
 #[path = "../../aws/tests/support/moto.rs"]
 mod moto;
+#[path = "support/run.rs"]
+mod run;
 #[allow(dead_code)]
 #[path = "../../aws/tests/support/scripted.rs"]
 mod scripted;
 
-use std::process::{Command, Output};
+use std::process::Output;
 
-use aws_sdk_lambda::primitives::Blob;
-use aws_sdk_lambda::types::{FunctionCode, Runtime};
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use clickrules_aws::AwsClients;
 use clickrules_engine::sha256_hex;
 use clickrules_tests::{guest_bytes, guests};
 use moto::{Moto, invocations};
+use run::clickrules;
 use scripted::{Reply, ScriptedServer};
 use serde_json::{Value, json};
 
-/// The smallest valid zip: moto stores a function's code but, with Docker off, never runs it.
-const EMPTY_ZIP: [u8; 22] = [
-    b'P', b'K', 5, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-];
 /// What the default guest asks `scheduled_snapshot:prod` for, as the original Lambda did.
 const SNAPSHOT_PAYLOAD: &str = r#"{"region":"us-west-1"}"#;
-
-/// Runs `clickrules` against `endpoint` with dummy credentials; the caller's AWS and
-/// CLICKRULES settings are removed so they cannot leak into expectations.
-fn clickrules(args: &[&str], endpoint: &str, env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_clickrules"));
-    cmd.args(args);
-    for (key, _) in std::env::vars() {
-        if key.starts_with("CLICKRULES_") || key.starts_with("AWS_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.env("AWS_ENDPOINT_URL", endpoint)
-        .env("AWS_REGION", moto::REGION)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .envs(env.iter().copied());
-    cmd.output().expect("run clickrules")
-}
 
 fn stdout(out: &Output) -> String {
     String::from_utf8(out.stdout.clone()).unwrap()
@@ -188,38 +167,10 @@ impl Aws {
 
     /// The snapshot function the original deployment invokes, with its `prod` alias.
     fn snapshot_function(&self) {
-        let role = self.moto.create_role("clickrules-snapshot");
-        let lambda = &self.clients.lambda;
-        self.rt.block_on(async {
-            lambda
-                .create_function()
-                .function_name("scheduled_snapshot")
-                .runtime(Runtime::Python312)
-                .role(role)
-                .handler("index.handler")
-                .code(
-                    FunctionCode::builder()
-                        .zip_file(Blob::new(EMPTY_ZIP.to_vec()))
-                        .build(),
-                )
-                .send()
-                .await
-                .expect("create function");
-            let version = lambda
-                .publish_version()
-                .function_name("scheduled_snapshot")
-                .send()
-                .await
-                .expect("publish version");
-            lambda
-                .create_alias()
-                .function_name("scheduled_snapshot")
-                .name("prod")
-                .function_version(version.version().unwrap_or("1"))
-                .send()
-                .await
-                .expect("create alias");
-        });
+        self.rt.block_on(
+            self.moto
+                .snapshot_function(&self.clients.lambda, "scheduled_snapshot"),
+        );
     }
 
     /// Runs `clickrules` while moto records, and returns its output with what moto received.

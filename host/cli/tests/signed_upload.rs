@@ -7,29 +7,17 @@
 #[allow(dead_code)]
 #[path = "../../aws/tests/support/moto.rs"]
 mod moto;
+#[path = "support/run.rs"]
+mod run;
 
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::Arc;
 
 use clickrules_aws::{ArtifactPolicy, AwsClients, GuestSource, S3GuestSource, S3Uri};
 use clickrules_engine::{Engine, EngineConfig, LoadedFrom, TrustedKeys};
 use clickrules_tests::guests;
 use moto::Moto;
-
-fn clickrules(args: &[&str], endpoint: &str) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_clickrules"));
-    cmd.args(args);
-    for (key, _) in std::env::vars() {
-        if key.starts_with("CLICKRULES_") || key.starts_with("AWS_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.env("AWS_ENDPOINT_URL", endpoint)
-        .env("AWS_REGION", moto::REGION)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing");
-    cmd.output().expect("run clickrules")
-}
+use run::clickrules;
 
 fn stdout(out: &Output) -> String {
     assert!(
@@ -112,12 +100,12 @@ fn a_signed_upload_is_loaded_from_its_artifact_by_the_lambda() {
     let dir = tempdir();
     let key_file = dir.join("signing.pem");
     let key_file = key_file.to_str().unwrap();
-    let created = stdout(&clickrules(&["key", "new", key_file], &endpoint));
+    let created = stdout(&clickrules(&["key", "new", key_file], &endpoint, &[]));
     let public = field(&created, "public key");
     assert_eq!(
         public,
         field(
-            &stdout(&clickrules(&["key", "public", key_file], &endpoint)),
+            &stdout(&clickrules(&["key", "public", key_file], &endpoint, &[])),
             "public key"
         )
     );
@@ -132,7 +120,7 @@ fn a_signed_upload_is_loaded_from_its_artifact_by_the_lambda() {
         );
     }
     // An existing key is never overwritten by accident.
-    let again = clickrules(&["key", "new", key_file], &endpoint);
+    let again = clickrules(&["key", "new", key_file], &endpoint, &[]);
     assert_eq!(again.status.code(), Some(1));
 
     let uploaded = stdout(&clickrules(
@@ -144,6 +132,7 @@ fn a_signed_upload_is_loaded_from_its_artifact_by_the_lambda() {
             key_file,
         ],
         &endpoint,
+        &[],
     ));
     assert!(uploaded.contains("precompiled aarch64"), "{uploaded}");
     assert!(uploaded.contains("precompiled x86_64"), "{uploaded}");
@@ -203,6 +192,7 @@ fn an_unsigned_upload_says_the_guest_compiles_on_every_cold_start() {
     let uploaded = stdout(&clickrules(
         &["upload", guests::DEFAULT, "s3://guests/default.wasm"],
         &endpoint,
+        &[],
     ));
     assert!(
         uploaded.contains("signed     no: without --signing-key the Lambda compiles this guest on every cold start"),
@@ -226,6 +216,7 @@ fn a_bad_signing_key_fails_before_anything_is_uploaded() {
             bad.to_str().unwrap(),
         ],
         "http://127.0.0.1:9",
+        &[],
     );
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);

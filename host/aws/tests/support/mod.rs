@@ -6,8 +6,6 @@ pub mod stub;
 
 use std::sync::Arc;
 
-use aws_sdk_lambda::primitives::Blob;
-use aws_sdk_lambda::types::{FunctionCode, Runtime};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use clickrules_aws::{AwsClients, S3Uri};
@@ -15,12 +13,6 @@ use clickrules_engine::{Engine, EngineConfig};
 
 pub use moto::{Moto, invocations};
 pub use stub::StubServer;
-
-/// The smallest valid zip: an end-of-central-directory record. moto stores the code but, with
-/// Docker off, never runs it.
-const EMPTY_ZIP: [u8; 22] = [
-    b'P', b'K', 5, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-];
 
 /// One test's emulator and clients.
 pub struct World {
@@ -101,36 +93,9 @@ impl World {
 
     /// The snapshot function the original deployment invokes, published with a `prod` alias.
     pub async fn snapshot_function(&self, name: &str) {
-        let role = self.moto.create_role("clickrules-snapshot");
-        let lambda = &self.clients.lambda;
-        lambda
-            .create_function()
-            .function_name(name)
-            .runtime(Runtime::Python312)
-            .role(role)
-            .handler("index.handler")
-            .code(
-                FunctionCode::builder()
-                    .zip_file(Blob::new(EMPTY_ZIP.to_vec()))
-                    .build(),
-            )
-            .send()
-            .await
-            .expect("create function");
-        let version = lambda
-            .publish_version()
-            .function_name(name)
-            .send()
-            .await
-            .expect("publish version");
-        lambda
-            .create_alias()
-            .function_name(name)
-            .name("prod")
-            .function_version(version.version().unwrap_or("1"))
-            .send()
-            .await
-            .expect("create alias");
+        self.moto
+            .snapshot_function(&self.clients.lambda, name)
+            .await;
     }
 
     /// A topic with two SQS subscribers: one raw (the body is the message) and one with SNS's

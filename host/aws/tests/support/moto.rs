@@ -175,6 +175,46 @@ impl Moto {
         Ok((status, body.to_string()))
     }
 
+    /// The snapshot function a deployment invokes (`name`), published with a `prod` alias as
+    /// the original deployment's was. moto stores the code but, with Docker off, never runs it.
+    pub async fn snapshot_function(&self, lambda: &aws_sdk_lambda::Client, name: &str) {
+        use aws_sdk_lambda::primitives::Blob;
+        use aws_sdk_lambda::types::{FunctionCode, Runtime};
+        // The smallest valid zip: an end-of-central-directory record.
+        const EMPTY_ZIP: [u8; 22] = [
+            b'P', b'K', 5, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        ];
+        let role = self.create_role("clickrules-snapshot");
+        lambda
+            .create_function()
+            .function_name(name)
+            .runtime(Runtime::Python312)
+            .role(role)
+            .handler("index.handler")
+            .code(
+                FunctionCode::builder()
+                    .zip_file(Blob::new(EMPTY_ZIP.to_vec()))
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("create function");
+        let version = lambda
+            .publish_version()
+            .function_name(name)
+            .send()
+            .await
+            .expect("publish version");
+        lambda
+            .create_alias()
+            .function_name(name)
+            .name("prod")
+            .function_version(version.version().unwrap_or("1"))
+            .send()
+            .await
+            .expect("create alias");
+    }
+
     /// Creates an IAM role Lambda functions can name. IAM's query API, signed with a dummy
     /// signature that moto does not check, saves a dependency on the IAM SDK.
     pub fn create_role(&self, name: &str) -> String {

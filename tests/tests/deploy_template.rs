@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use clickrules_aws::settings::Settings;
 use serde_json::{Map, Value, json};
 
 const REGION: &str = "us-west-1";
@@ -25,22 +26,6 @@ const ACCOUNT: &str = "123456789012";
 /// Actions without resource-level permissions: only these may have `Resource: "*"`. None is
 /// used today; X-Ray tracing would need the first two.
 const NO_RESOURCE_LEVEL_ACTIONS: &[&str] = &["xray:PutTraceSegments", "xray:PutTelemetryRecords"];
-
-/// Every variable the function reads (`host/aws`'s settings); the template may set no other.
-const FUNCTION_VARIABLES: &[&str] = &[
-    "CLICKRULES_GUEST",
-    "CLICKRULES_SNAPSHOT_FUNCTION",
-    "CLICKRULES_SNAPSHOT_QUALIFIER",
-    "CLICKRULES_INVOCATION_TYPE",
-    "CLICKRULES_NOTIFY_TOPIC_ARN",
-    "CLICKRULES_ALLOWED_REGIONS",
-    "CLICKRULES_TIMEOUT_MS",
-    "CLICKRULES_MEMORY_MB",
-    "CLICKRULES_FUEL",
-    "CLICKRULES_ON_GUEST_ERROR",
-    "CLICKRULES_TRUSTED_KEYS",
-    "CLICKRULES_REQUIRE_SIGNED",
-];
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -603,17 +588,21 @@ fn function_runs_bootstrap_on_al2023_with_the_packaged_zip() {
 #[test]
 fn function_gets_only_variables_it_reads() {
     for stack in variants() {
-        for (name, value) in stack.function_environment() {
+        let env = stack.function_environment();
+        for (name, value) in &env {
             if let Some(key) = name.strip_prefix("CLICKRULES_CONFIG_") {
                 // Guest settings are served even when empty, so only set ones are passed.
                 assert!(!key.is_empty() && !value.is_empty(), "{name}={value:?}");
-            } else {
-                assert!(
-                    FUNCTION_VARIABLES.contains(&name.as_str()),
-                    "unknown {name}"
-                );
             }
         }
+        // The Lambda's own parser: every variable known, every value accepted.
+        let settings = Settings::from_env(&env)
+            .unwrap_or_else(|e| panic!("the template's environment fails init: {e}"));
+        assert!(
+            settings.unknown_variables.is_empty(),
+            "the function does not read {:?}",
+            settings.unknown_variables
+        );
     }
     let set = &variants()[2];
     let env = set.function_environment();

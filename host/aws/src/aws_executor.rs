@@ -3,12 +3,13 @@
 
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType as LambdaInvocationType;
-use aws_sdk_sns::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_sns::error::{ProvideErrorMetadata, SdkError};
 use clickrules_engine::Action;
 use serde::Serialize;
 
 use crate::clients::AwsClients;
 use crate::executor::{ActionError, ActionExecutor, PreflightError, Receipt, check_topic};
+use crate::sdk_error::sdk_error_text;
 use crate::settings::{InvocationType, Settings, SnapshotTarget};
 
 const INVOKE: &str = "lambda:Invoke";
@@ -158,13 +159,7 @@ where
         SdkError::ServiceError(context) => {
             let code = e.code().map(str::to_string);
             let status = context.raw().status().as_u16();
-            // The service's own words; the SDK's debug form of the whole response (headers,
-            // body, internals) is kilobytes that change on every call.
-            let message = format!(
-                "{}: {} (HTTP {status})",
-                code.as_deref().unwrap_or("no error code"),
-                e.message().unwrap_or("no message")
-            );
+            let message = sdk_error_text(e);
             if status == 429 || code.as_deref().is_some_and(|c| THROTTLE_CODES.contains(&c)) {
                 ActionError::Throttled { operation, message }
             } else if status >= 500 {
@@ -182,11 +177,11 @@ where
         SdkError::ConstructionFailure(_) => ActionError::Refused {
             operation,
             code: None,
-            message: DisplayErrorContext(e).to_string(),
+            message: sdk_error_text(e),
         },
         _ => ActionError::Unavailable {
             operation,
-            message: DisplayErrorContext(e).to_string(),
+            message: sdk_error_text(e),
         },
     }
 }

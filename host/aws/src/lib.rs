@@ -34,6 +34,7 @@ mod location;
 mod object_store;
 mod record;
 mod s3_guest;
+mod sdk_error;
 pub mod settings;
 
 #[cfg(test)]
@@ -53,6 +54,7 @@ pub use location::{GUEST_LOCATION_FORMS, GuestLocation, S3Uri};
 pub use object_store::{FetchError, Fetched, ObjectStore, S3Object};
 pub use record::{Failure, Fallback, PressFailed, PressRecord};
 pub use s3_guest::{S3GuestSource, SourceStats};
+pub use sdk_error::sdk_error_text;
 pub use settings::{
     ArtifactPolicy, InvocationType, OnGuestError, Settings, SettingsError, SnapshotTarget,
 };

@@ -6,6 +6,7 @@ use std::future::Future;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
 use crate::location::S3Uri;
+use crate::sdk_error::sdk_error_text;
 
 /// What a conditional GET returned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,7 +124,7 @@ where
 {
     let uri = uri.to_string();
     let SdkError::ServiceError(context) = e else {
-        let message = DisplayErrorContext(e).to_string();
+        let message = sdk_error_text(e);
         return match e {
             SdkError::ConstructionFailure(_) => Err(FetchError::Rejected {
                 uri,
@@ -139,16 +140,8 @@ where
     };
     let status = context.raw().status().as_u16();
     let code = e.code().unwrap_or_default().to_string();
-    // The service's own words; the SDK's debug form of the whole response (headers, body,
-    // internals) is kilobytes that change on every call. Built only when needed: a 304 is the
-    // common case on a warm press.
-    let message = || {
-        format!(
-            "{}: {} (HTTP {status})",
-            e.code().unwrap_or("no error code"),
-            e.message().unwrap_or("no message")
-        )
-    };
+    // Built only when needed: a 304 is the common case on a warm press.
+    let message = || sdk_error_text(e);
     match status {
         304 => Ok(Fetched::NotModified),
         404 => Err(FetchError::NotFound {

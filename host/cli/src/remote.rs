@@ -75,7 +75,12 @@ pub fn invoke(function: &str, event: &[u8]) -> anyhow::Result<Result<serde_json:
             .payload(Blob::new(event))
             .send()
             .await
-            .with_context(|| format!("cannot invoke {function}"))?;
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot invoke {function}: {}",
+                    clickrules_aws::sdk_error_text(&e)
+                )
+            })?;
         let payload = response
             .payload()
             .map(|b| b.as_ref().to_vec())
@@ -132,7 +137,13 @@ pub fn upload(objects: Vec<Object>) -> anyhow::Result<Vec<Uploaded>> {
                 .body(object.bytes.into())
                 .send()
                 .await
-                .with_context(|| format!("cannot upload to {}", object.uri))?;
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "cannot upload to {}: {}",
+                        object.uri,
+                        clickrules_aws::sdk_error_text(&e)
+                    )
+                })?;
             uploaded.push(Uploaded {
                 uri: object.uri.to_string(),
                 sha256: object.sha256,

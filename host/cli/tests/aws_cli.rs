@@ -20,7 +20,7 @@ use clickrules_aws::AwsClients;
 use clickrules_engine::sha256_hex;
 use clickrules_tests::{guest_bytes, guests};
 use moto::{Moto, invocations};
-use run::clickrules;
+use run::{clickrules, field};
 use scripted::{Reply, ScriptedServer};
 use serde_json::{Value, json};
 
@@ -48,15 +48,6 @@ fn assert_success(out: &Output) {
 /// The output without the line whose figures change from run to run.
 fn stable_lines(text: &str) -> Vec<&str> {
     text.lines().filter(|l| !l.starts_with("cost ")).collect()
-}
-
-/// The value after `label` on its line of `clickrules` output.
-fn field(text: &str, label: &str) -> String {
-    text.lines()
-        .find_map(|l| l.strip_prefix(label))
-        .unwrap_or_else(|| panic!("no {label:?} line in:\n{text}"))
-        .trim()
-        .to_string()
 }
 
 /// A guest's size as the CLI prints it; the test guests are between 1 KiB and 1 MiB.

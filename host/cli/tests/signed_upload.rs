@@ -17,7 +17,7 @@ use clickrules_aws::{ArtifactPolicy, AwsClients, GuestSource, S3GuestSource, S3U
 use clickrules_engine::{Engine, EngineConfig, LoadedFrom, TrustedKeys};
 use clickrules_tests::guests;
 use moto::Moto;
-use run::clickrules;
+use run::{clickrules, field};
 
 fn stdout(out: &Output) -> String {
     assert!(
@@ -27,15 +27,6 @@ fn stdout(out: &Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// The value after `label` on its line of `clickrules` output.
-fn field(text: &str, label: &str) -> String {
-    text.lines()
-        .find_map(|l| l.strip_prefix(label))
-        .unwrap_or_else(|| panic!("no {label:?} line in:\n{text}"))
-        .trim()
-        .to_string()
 }
 
 fn runtime() -> tokio::runtime::Runtime {

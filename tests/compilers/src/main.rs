@@ -93,6 +93,7 @@ fn status_kb(field: &str) -> u64 {
 
 // ---------------------------------------------------------------- store state
 
+#[derive(Default)]
 struct State {
     wasi: Option<WasiCtx>,
     table: ResourceTable,
@@ -192,14 +193,7 @@ fn child_run(wasm: &Path, compiler: &str, artifact: &Path, calls: usize) -> wasm
     let the_click = click();
     let one = |pre: &ClickHandlerPre<State>| -> wasmtime::Result<(f64, f64, String, u64, usize)> {
         let t0 = Instant::now();
-        let mut store = Store::new(
-            &engine,
-            State {
-                wasi: None,
-                table: ResourceTable::new(),
-                logs: Vec::new(),
-            },
-        );
+        let mut store = Store::new(&engine, State::default());
         store.set_fuel(FUEL)?;
         store.set_epoch_deadline(1_000_000);
         let h = pre.instantiate(&mut store)?;
@@ -225,14 +219,7 @@ fn child_run(wasm: &Path, compiler: &str, artifact: &Path, calls: usize) -> wasm
         call_only.push(c);
     }
     // Same instance, repeated calls: pages already faulted, isolates generated-code speed.
-    let mut store = Store::new(
-        &engine,
-        State {
-            wasi: None,
-            table: ResourceTable::new(),
-            logs: Vec::new(),
-        },
-    );
+    let mut store = Store::new(&engine, State::default());
     store.set_fuel(u64::MAX / 4)?;
     store.set_epoch_deadline(1_000_000);
     let h = pre.instantiate(&mut store)?;

@@ -1,4 +1,4 @@
-//! Runs the `clickrules` binary against an emulator.
+//! Runs the `clickrules` binary against an emulator, and reads its output.
 
 use std::process::{Command, Output};
 
@@ -20,4 +20,13 @@ pub fn clickrules(args: &[&str], endpoint: &str, env: &[(&str, &str)]) -> Output
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .envs(env.iter().copied());
     cmd.output().expect("run clickrules")
+}
+
+/// The value after `label` on its line of `clickrules` output.
+pub fn field(text: &str, label: &str) -> String {
+    text.lines()
+        .find_map(|l| l.strip_prefix(label))
+        .unwrap_or_else(|| panic!("no {label:?} line in:\n{text}"))
+        .trim()
+        .to_string()
 }

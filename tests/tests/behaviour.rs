@@ -1,7 +1,7 @@
 //! One behaviour table for the by-click guest, run against its Rust, JavaScript and Python
 //! builds through the engine with default limits. Every language must produce exactly the
-//! same actions, warning log and `err` message for every row, so "write a guest in any WIT
-//! language" is tested rather than claimed.
+//! same actions, warning log, printed line and `err` message for every row, so "write a guest
+//! in any WIT language" is tested rather than claimed.
 //!
 //! A language whose tool is not installed locally is skipped with a message on the terminal;
 //! under `CI` the build script already fails for it, and these tests fail too.
@@ -203,8 +203,18 @@ fn check(d: &Decision, expect: &Expect) -> Result<(), String> {
             other => return Err(format!("expected err({message:?}), got {other:?}")),
         },
     }
-    if !d.output.stdout.is_empty() || !d.output.stderr.is_empty() {
-        return Err(format!("unexpected guest output: {:?}", d.output));
+    // Every build prints the same line: stdout reaches the record in each language.
+    let click = d.click.as_ref().ok_or("the press has no click")?;
+    let printed = format!(
+        "by-click: {} press from {}\n",
+        click.click_type.as_str().to_ascii_lowercase(),
+        click.serial_number
+    );
+    if d.output.stdout != printed || !d.output.stderr.is_empty() {
+        return Err(format!(
+            "expected stdout {printed:?} and no stderr, got {:?}",
+            d.output
+        ));
     }
     Ok(())
 }

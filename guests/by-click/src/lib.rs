@@ -18,6 +18,13 @@ struct ByClick;
 
 impl Guest for ByClick {
     fn handle(click: Click) -> Result<Vec<Action>, String> {
+        // Guest stdout goes into the press's decision record.
+        let kind = match click.click_type {
+            ClickType::Single => "single",
+            ClickType::Double => "double",
+            ClickType::Long => "long",
+        };
+        println!("by-click: {kind} press from {}", click.serial_number);
         let mut actions = Vec::with_capacity(2);
         actions.push(match click.click_type {
             ClickType::Single => Action::Snapshot(setting("region", DEFAULT_REGION)),

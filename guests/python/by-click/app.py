@@ -44,6 +44,8 @@ _U32 = re.compile(r"\+?[0-9]+")
 class WitWorld(wit_world.WitWorld):
     def handle(self, click: Click) -> List[Action]:
         serial = click.serial_number
+        # Guest stdout goes into the press's decision record.
+        print(f"by-click: {click.click_type.name.lower()} press from {serial}", flush=True)
         actions: List[Action] = []
         if click.click_type == ClickType.SINGLE:
             actions.append(Action_Snapshot(setting("region", DEFAULT_REGION)))

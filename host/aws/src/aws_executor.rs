@@ -143,6 +143,7 @@ impl ActionExecutor for AwsExecutor {
             Action::Snapshot { region } => self.snapshot(region).await,
             Action::Notify { subject, message } => self.notify(subject, message).await,
             Action::Ignore { reason } => {
+                let reason = clickrules_engine::text::escape_control(reason);
                 tracing::info!(%reason, "ignore");
                 Ok(Receipt::Logged)
             }

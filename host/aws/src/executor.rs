@@ -177,7 +177,11 @@ pub async fn execute_all<E: ActionExecutor>(
         let result = executor.execute(action).await;
         match &result {
             Ok(receipt) => tracing::info!(?action, ?receipt, "action done"),
-            Err(error) => tracing::warn!(?action, %error, "action failed"),
+            Err(error) => {
+                let error =
+                    clickrules_engine::text::escape_control(&error.to_string()).into_owned();
+                tracing::warn!(?action, %error, "action failed");
+            }
         }
         outcomes.push(ActionOutcome {
             action: action.clone(),

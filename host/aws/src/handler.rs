@@ -114,6 +114,7 @@ impl<S: GuestSource, E: ActionExecutor> Handler<S, E> {
                 failed_guest: decision.guest.clone(),
                 error: error.clone(),
             });
+            let error = clickrules_engine::text::escape_control(&error.to_string()).into_owned();
             tracing::warn!(%error, "the guest failed; the built-in guest decides this press");
             decision = rescued;
         }

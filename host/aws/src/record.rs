@@ -91,11 +91,11 @@ pub struct PressRecord {
 }
 
 impl PressRecord {
-    /// The record as one line of JSON.
+    /// The record as one line of JSON, with line separators and bidi controls escaped.
     pub fn to_json(&self) -> String {
         // Every field serialises infallibly (strings, numbers, enums); the fallback keeps a log
         // line even if that ever changes.
-        serde_json::to_string(self).unwrap_or_else(|e| {
+        clickrules_engine::text::json_line(self).unwrap_or_else(|e| {
             serde_json::json!({ "request_id": self.request_id, "record_error": e.to_string() })
                 .to_string()
         })

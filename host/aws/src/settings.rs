@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clickrules_engine::{
     DEFAULT_FUEL, DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_MS, EngineConfig, Limits, TrustedKeys,
-    validate_region,
+    is_known_region, validate_region,
 };
 
 use crate::location::{GUEST_LOCATION_FORMS, GuestLocation};
@@ -25,6 +25,8 @@ pub const INVOCATION_TYPE: &str = "CLICKRULES_INVOCATION_TYPE";
 pub const NOTIFY_TOPIC_ARN: &str = "CLICKRULES_NOTIFY_TOPIC_ARN";
 /// Comma-separated regions `snapshot` may name.
 pub const ALLOWED_REGIONS: &str = "CLICKRULES_ALLOWED_REGIONS";
+/// `true`: accept well-formed region codes missing from the engine's list of known regions.
+pub const ALLOW_UNLISTED_REGIONS: &str = "CLICKRULES_ALLOW_UNLISTED_REGIONS";
 /// Per-press wall-clock deadline in milliseconds.
 pub const TIMEOUT_MS: &str = "CLICKRULES_TIMEOUT_MS";
 /// Guest memory cap in MiB.
@@ -45,13 +47,14 @@ pub const DEFAULT_SNAPSHOT_FUNCTION: &str = "scheduled_snapshot";
 /// ... through this alias.
 pub const DEFAULT_SNAPSHOT_QUALIFIER: &str = "prod";
 
-const KNOWN: [&str; 12] = [
+const KNOWN: [&str; 13] = [
     GUEST,
     SNAPSHOT_FUNCTION,
     SNAPSHOT_QUALIFIER,
     INVOCATION_TYPE,
     NOTIFY_TOPIC_ARN,
     ALLOWED_REGIONS,
+    ALLOW_UNLISTED_REGIONS,
     TIMEOUT_MS,
     MEMORY_MB,
     FUEL,
@@ -161,6 +164,8 @@ pub struct Settings {
     pub notify_topic_arn: Option<String>,
     /// When set, `snapshot` may only name these regions.
     pub allowed_regions: Option<Vec<String>>,
+    /// Accept well-formed region codes the engine does not list (regions opened later).
+    pub allow_unlisted_regions: bool,
     /// Per-press limits.
     pub limits: Limits,
     /// Fail or fall back to the built-in guest when the guest fails.
@@ -289,6 +294,18 @@ impl Settings {
             }
         };
         let artifacts = trusted.map(|trusted| ArtifactPolicy { trusted, require });
+        let allow_unlisted_regions = match set(ALLOW_UNLISTED_REGIONS) {
+            None => false,
+            Some(v) if v.eq_ignore_ascii_case("false") => false,
+            Some(v) if v.eq_ignore_ascii_case("true") => true,
+            Some(v) => {
+                return Err(invalid(
+                    ALLOW_UNLISTED_REGIONS,
+                    v,
+                    "false (the default: only regions this release knows) or true",
+                ));
+            }
+        };
         let allowed_regions = match set(ALLOWED_REGIONS) {
             None => None,
             Some(v) => {
@@ -298,11 +315,14 @@ impl Settings {
                     .filter(|r| !r.is_empty())
                     .map(str::to_string)
                     .collect();
-                if regions.is_empty() || !regions.iter().all(|r| validate_region(r)) {
+                let known =
+                    |r: &str| validate_region(r) && (allow_unlisted_regions || is_known_region(r));
+                if regions.is_empty() || !regions.iter().all(|r| known(r)) {
                     return Err(invalid(
                         ALLOWED_REGIONS,
                         v,
-                        "a comma-separated list of AWS region codes such as us-west-1,us-east-1",
+                        "a comma-separated list of known AWS region codes such as \
+                         us-west-1,us-east-1 (CLICKRULES_ALLOW_UNLISTED_REGIONS=true for newer ones)",
                     ));
                 }
                 Some(regions)
@@ -364,6 +384,7 @@ impl Settings {
             },
             notify_topic_arn: set(NOTIFY_TOPIC_ARN).map(str::to_string),
             allowed_regions,
+            allow_unlisted_regions,
             limits,
             on_guest_error,
             artifacts,
@@ -378,6 +399,7 @@ impl Settings {
             limits: self.limits,
             settings: self.guest_settings.clone(),
             allowed_regions: self.allowed_regions.clone(),
+            allow_unlisted_regions: self.allow_unlisted_regions,
             ..EngineConfig::default()
         }
     }
@@ -413,6 +435,7 @@ mod tests {
         assert_eq!(s.snapshot.invocation_type, InvocationType::RequestResponse);
         assert_eq!(s.notify_topic_arn, None);
         assert_eq!(s.allowed_regions, None);
+        assert!(!s.allow_unlisted_regions);
         assert_eq!(s.limits, Limits::default());
         assert_eq!(s.on_guest_error, OnGuestError::Fail);
         assert_eq!(s.artifacts, None);
@@ -490,6 +513,8 @@ mod tests {
             (INVOCATION_TYPE, "DryRun"),
             (ON_GUEST_ERROR, "retry"),
             (ALLOWED_REGIONS, "us-west-1,moon-1"),
+            (ALLOWED_REGIONS, "us-west-1,mars-north-9"),
+            (ALLOW_UNLISTED_REGIONS, "maybe"),
             (TIMEOUT_MS, "0"),
             (TIMEOUT_MS, "1s"),
             (MEMORY_MB, "5000"),

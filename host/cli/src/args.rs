@@ -25,6 +25,11 @@ pub struct EngineArgs {
         value_name = "REGIONS"
     )]
     pub allowed_regions: Option<Vec<String>>,
+    /// Accept well-formed region codes this release does not know (a region AWS opened later).
+    #[arg(long, env = "CLICKRULES_ALLOW_UNLISTED_REGIONS", value_name = "BOOL", num_args = 0..=1,
+          default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new(),
+          default_value_t = false)]
+    pub allow_unlisted_regions: bool,
     /// Wall-clock deadline per press, in milliseconds.
     #[arg(long, env = "CLICKRULES_TIMEOUT_MS", default_value_t = DEFAULT_TIMEOUT_MS, value_name = "MS")]
     pub timeout_ms: u64,
@@ -58,6 +63,7 @@ impl EngineArgs {
                     .filter(|r| !r.is_empty())
                     .collect()
             }),
+            allow_unlisted_regions: self.allow_unlisted_regions,
             max_concurrent_presses: 1,
         })
     }

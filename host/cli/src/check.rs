@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::Args;
+use clickrules_engine::text::escape_control;
 use clickrules_engine::{
     BATTERY_EDGE_CASES, Click, ClickType, Decision, Engine, Limits, PressError,
 };
@@ -57,7 +58,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     Ok(if checked.passed() {
         ExitCode::SUCCESS
     } else {
-        eprintln!("error: {}", checked.summary());
+        eprintln!("error: {}", escape_control(&checked.summary()));
         ExitCode::FAILURE
     })
 }
@@ -146,7 +147,7 @@ pub fn table(
     writeln!(
         out,
         "guest {} (sha256 {}, {}); limits {} ms, {}, {} fuel",
-        loaded.uri,
+        escape_control(&loaded.uri),
         render::short_sha(loaded.guest.sha256()),
         render::bytes(loaded.guest.size_bytes()),
         limits.timeout.as_millis(),
@@ -232,7 +233,11 @@ fn describe(row: &Row) -> (String, &'static str, String) {
                     .collect::<Vec<_>>()
                     .join("; "),
             ),
-            Some(e) => (battery, "FAIL", format!("{}: {e}", e.kind())),
+            Some(e) => (
+                battery,
+                "FAIL",
+                format!("{}: {}", e.kind(), escape_control(&e.to_string())),
+            ),
         },
     }
 }

@@ -47,7 +47,11 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Errors quote guest and device text: escaped like every other line.
+            eprintln!(
+                "error: {}",
+                clickrules_engine::text::escape_control(&format!("{e:#}"))
+            );
             ExitCode::FAILURE
         }
     }

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use clickrules_engine::ClickType;
+use clickrules_engine::text::escape_control;
 
 use clickrules_aws::{GUEST_LOCATION_FORMS, GuestLocation, Settings};
 
@@ -87,7 +88,7 @@ pub fn run(args: PressArgs) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             }
             Err(message) => {
-                eprintln!("error: {message}");
+                eprintln!("error: {}", escape_control(&message));
                 Ok(ExitCode::FAILURE)
             }
         };
@@ -108,6 +109,7 @@ pub fn run(args: PressArgs) -> anyhow::Result<ExitCode> {
         settings.limits = config.limits;
         settings.guest_settings.extend(config.settings);
         settings.allowed_regions = config.allowed_regions.or(settings.allowed_regions);
+        settings.allow_unlisted_regions |= config.allow_unlisted_regions;
         let (record, ok) = match remote::execute(settings, &event)? {
             Ok(record) => (record, true),
             Err(record) => (record, false),
@@ -118,7 +120,7 @@ pub fn run(args: PressArgs) -> anyhow::Result<ExitCode> {
             render::emit(&render::record(&record))?;
         }
         if let (false, Some(failure)) = (ok, &record.failure) {
-            eprintln!("error: {failure}");
+            eprintln!("error: {}", escape_control(&failure.to_string()));
             return Ok(ExitCode::FAILURE);
         }
         return Ok(ExitCode::SUCCESS);
@@ -147,7 +149,7 @@ pub fn run(args: PressArgs) -> anyhow::Result<ExitCode> {
     Ok(match &decision.error {
         None => ExitCode::SUCCESS,
         Some(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", escape_control(&e.to_string()));
             ExitCode::FAILURE
         }
     })

@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 use std::io::Write as _;
 
+use clickrules_engine::text::escape_control as esc;
 use clickrules_engine::{Action, Decision};
 
 /// Writes to stdout; a reader that went away (`| head`) is not an error.
@@ -42,10 +43,11 @@ pub fn would_do(action: &Action) -> String {
     }
 }
 
-/// `snapshot us-west-1`, `notify "subject"`, `ignore "reason"`.
+/// `snapshot us-west-1`, `notify "subject"`, `ignore "reason"`. Guest text is escaped, as
+/// everywhere in human output: a guest must not be able to redraw the terminal.
 pub fn action(action: &Action) -> String {
     match action {
-        Action::Snapshot { region } => format!("snapshot {region}"),
+        Action::Snapshot { region } => format!("snapshot {}", esc(region)),
         Action::Notify { subject, .. } => format!("notify {subject:?}"),
         Action::Ignore { reason } => format!("ignore {reason:?}"),
     }
@@ -68,7 +70,8 @@ fn decision_text(d: &Decision, executed: bool) -> String {
             let format = d.event_format.map_or("click", |f| f.as_str());
             format!(
                 "{} from {} ({battery}), {format} event",
-                c.click_type, c.serial_number
+                c.click_type,
+                esc(&c.serial_number)
             )
         }
         None => "not recognised".into(),
@@ -77,7 +80,7 @@ fn decision_text(d: &Decision, executed: bool) -> String {
     let _ = writeln!(
         out,
         "guest      {} (sha256 {}, {})",
-        d.guest.uri.as_deref().unwrap_or("?"),
+        esc(d.guest.uri.as_deref().unwrap_or("?")),
         short_sha(&d.guest.sha256),
         bytes(d.guest.size_bytes)
     );
@@ -101,15 +104,20 @@ fn decision_text(d: &Decision, executed: bool) -> String {
                     let _ = writeln!(out, "  {}. {:<32} {}", i + 1, action(a), would_do(a));
                 }
                 if let Action::Notify { message, .. } = a {
-                    let _ = writeln!(out, "     message: {message}");
+                    let _ = writeln!(out, "     message: {}", esc(message));
                 }
                 if let Action::Ignore { reason } = a {
-                    let _ = writeln!(out, "     reason: {reason}");
+                    let _ = writeln!(out, "     reason: {}", esc(reason));
                 }
             }
         }
         Some(e) => {
-            let _ = writeln!(out, "decision   FAILED ({}): {e}", e.kind());
+            let _ = writeln!(
+                out,
+                "decision   FAILED ({}): {}",
+                e.kind(),
+                esc(&e.to_string())
+            );
             let _ = writeln!(out, "           nothing would be executed");
         }
     }
@@ -122,7 +130,7 @@ fn decision_text(d: &Decision, executed: bool) -> String {
     );
     for log in &d.output.logs {
         let level = log.level.as_str();
-        let _ = writeln!(out, "log        {level:<5} {}", log.message);
+        let _ = writeln!(out, "log        {level:<5} {}", esc(&log.message));
     }
     if d.output.logs_dropped > 0 {
         let _ = writeln!(
@@ -133,7 +141,7 @@ fn decision_text(d: &Decision, executed: bool) -> String {
     }
     for (name, text) in [("stdout", &d.output.stdout), ("stderr", &d.output.stderr)] {
         for line in text.lines() {
-            let _ = writeln!(out, "{name:<10} {line}");
+            let _ = writeln!(out, "{name:<10} {}", esc(line));
         }
     }
     if d.output.output_dropped_bytes > 0 {
@@ -156,12 +164,12 @@ pub fn record(record: &clickrules_aws::PressRecord) -> String {
         let _ = writeln!(
             out,
             "fallback   the built-in guest decided because {} failed: {}",
-            fallback.failed_guest.uri.as_deref().unwrap_or("the guest"),
-            fallback.error
+            esc(fallback.failed_guest.uri.as_deref().unwrap_or("the guest")),
+            esc(&fallback.error.to_string())
         );
     }
     if let Some(why) = &record.guest_stale {
-        let _ = writeln!(out, "stale      ran the cached guest: {why}");
+        let _ = writeln!(out, "stale      ran the cached guest: {}", esc(why));
     }
     for (i, outcome) in record.outcomes.iter().enumerate() {
         let status = match &outcome.result {
@@ -169,7 +177,7 @@ pub fn record(record: &clickrules_aws::PressRecord) -> String {
                 "done: {}",
                 serde_json::to_string(receipt).unwrap_or_default()
             ),
-            Err(e) => format!("FAILED ({}): {e}", e.kind()),
+            Err(e) => format!("FAILED ({}): {}", e.kind(), esc(&e.to_string())),
         };
         let _ = writeln!(
             out,
@@ -183,7 +191,7 @@ pub fn record(record: &clickrules_aws::PressRecord) -> String {
         "result     {}",
         match &record.failure {
             None => "ok".to_string(),
-            Some(f) => format!("FAILED ({}): {f}", f.kind()),
+            Some(f) => format!("FAILED ({}): {}", f.kind(), esc(&f.to_string())),
         }
     );
     out

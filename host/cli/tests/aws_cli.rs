@@ -388,9 +388,9 @@ fn press_execute_prints_the_failed_outcome_and_exits_non_zero_when_a_publish_is_
     assert!(invocations(&recording).is_empty(), "{recording:#?}");
     let text = stdout(&out);
     let lines = stable_lines(&text);
-    assert_eq!(lines.len(), 7, "{text}");
+    assert_eq!(lines.len(), 8, "{text}");
     assert_eq!(
-        lines[..5],
+        lines[..6],
         [
             "press      LONG from G030SIMULATED001 (battery not reported), iot-button event"
                 .to_string(),
@@ -399,9 +399,10 @@ fn press_execute_prints_the_failed_outcome_and_exits_non_zero_when_a_publish_is_
             r#"  1. notify "Button G030SIMULATED001 held""#.to_string(),
             "     message: Button G030SIMULATED001 was held (LONG press). No backup was started."
                 .to_string(),
+            "stdout     by-click: long press from G030SIMULATED001".to_string(),
         ]
     );
-    let error = lines[5]
+    let error = lines[6]
         .strip_prefix(r#"outcome 1. notify "Button G030SIMULATED001 held" FAILED (refused): "#)
         .unwrap_or_else(|| panic!("no failed outcome in:\n{text}"));
     // The service's code and words, not the SDK's dump of the whole response.
@@ -411,7 +412,7 @@ fn press_execute_prints_the_failed_outcome_and_exits_non_zero_when_a_publish_is_
     );
     assert!(error.ends_with(" (HTTP 404)"), "{error}");
     let failure = format!("1 of 1 actions failed; the first: {error}");
-    assert_eq!(lines[6], format!("result     FAILED (actions): {failure}"));
+    assert_eq!(lines[7], format!("result     FAILED (actions): {failure}"));
     assert_eq!(stderr(&out), format!("error: {failure}\n"));
 }
 
@@ -522,6 +523,7 @@ fn press_dry_run_with_a_guest_from_s3_prints_its_decision_and_invokes_nothing() 
             guest_line("s3://guests/by-click.wasm", &wasm),
             "decision   ok: 1 action (dry run: nothing was executed)".to_string(),
             r#"  1. snapshot us-east-1               would invoke scheduled_snapshot:prod with {"region":"us-east-1"}"#.to_string(),
+            "stdout     by-click: double press from G030SIMULATED001".to_string(),
         ]
     );
     assert_eq!(stderr(&out), "");
@@ -653,4 +655,32 @@ fn press_remote_reports_a_function_error_and_exits_non_zero() {
         stderr(&out),
         format!("error: clickrules-press failed (Unhandled): {message}\n")
     );
+}
+
+/// A guest that prints, from S3: the S3 path runs inside the CLI's async runtime, where the
+/// printing guest used to panic the CLI (exit 101) while the same guest from a file passed.
+#[test]
+fn press_with_a_printing_guest_from_s3_prints_its_decision() {
+    let Some(aws) = Aws::start("press_with_a_printing_guest_from_s3_prints_its_decision") else {
+        return;
+    };
+    aws.bucket("guests", false);
+    aws.put("guests", "chatty.wasm", guest_bytes(guests::CHATTY));
+    let out = aws.clickrules(
+        &[
+            "press",
+            "--guest",
+            "s3://guests/chatty.wasm",
+            "--config",
+            "lines=2",
+        ],
+        &[],
+    );
+    assert_success(&out);
+    let text = stdout(&out);
+    assert!(
+        text.contains("stdout     stdout line 1 for G030SIMULATED001"),
+        "{text}"
+    );
+    assert!(text.contains(r#"1. ignore "chatty""#), "{text}");
 }

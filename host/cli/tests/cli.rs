@@ -325,3 +325,62 @@ fn bad_arguments_are_usage_errors() {
     let out = clickrules(&["press", "--click", "triple"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// Guest- and device-supplied text cannot redraw the terminal or forge a row: control and
+/// bidi characters print as `\u{..}` escapes, in `press` and in `check`.
+#[test]
+fn guest_text_is_escaped_in_human_output() {
+    let forged = "ignore:x\u{1b}[2J\u{1b}[H\ndecision   ok: 1 action\u{202e}";
+    let settings = format!("actions={forged}");
+    let out = clickrules(&["press", "--guest", guests::ACTIONS, "--config", &settings]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{202e}'),
+        "{text:?}"
+    );
+    assert!(
+        text.contains(r"reason: x\u{1b}[2J\u{1b}[H\u{a}decision   ok: 1 action\u{202e}"),
+        "{text}"
+    );
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("decision")).count(),
+        1,
+        "{text}"
+    );
+
+    let out = clickrules(&["check", guests::ACTIONS, "--config", &settings]);
+    let text = stdout(&out);
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{202e}'),
+        "{text:?}"
+    );
+    assert!(!text.lines().any(|l| l.starts_with("decision")), "{text}");
+
+    // The guest's own error, on stderr too.
+    let out = clickrules(&[
+        "press",
+        "--guest",
+        guests::ACTIONS,
+        "--config",
+        "actions=bogus\u{1b}[2J:x",
+    ]);
+    assert!(!out.status.success());
+    assert!(!stderr(&out).contains('\u{1b}'), "{:?}", stderr(&out));
+    assert!(!stdout(&out).contains('\u{1b}'), "{:?}", stdout(&out));
+}
+
+/// A device's serial number is part of the press: control characters and bidi overrides in
+/// it are refused with the field named, not echoed.
+#[test]
+fn a_serial_with_control_characters_is_refused() {
+    let out = run(
+        &["press", "--event", "-", "--json"],
+        Some(br#"{"serialNumber":"G1\u001b[2J","clickType":"SINGLE"}"#),
+    );
+    assert!(!out.status.success());
+    let record: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(record["error"]["kind"], "bad_event");
+    let message = record["error"]["message"].as_str().unwrap();
+    assert!(message.contains("serialNumber"), "{message}");
+}

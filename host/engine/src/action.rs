@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::regions::is_known_region;
+
 /// An AWS IoT rule allows ten actions; a press may not fan out further.
 pub const MAX_ACTIONS: usize = 10;
 /// SNS `Subject`: 1 to 100 printable ASCII characters.
@@ -65,6 +67,9 @@ impl Action {
 pub struct ValidationPolicy {
     /// When set, `snapshot` may only name these regions.
     pub allowed_regions: Option<Vec<String>>,
+    /// Accept any well-formed region code, not only [`KNOWN_REGIONS`](crate::KNOWN_REGIONS):
+    /// the opt-out for a region AWS opened after this release.
+    pub allow_unlisted_regions: bool,
 }
 
 /// Why a guest's list of actions was rejected. `index` is the 0-based position in the list.
@@ -84,6 +89,17 @@ pub enum ValidationError {
         /// Position in the list.
         index: usize,
         /// The region, quoted and truncated.
+        region: String,
+    },
+    /// Shaped like a region code, but no AWS region this release knows.
+    #[error(
+        "action {index} (snapshot): {region} is not a known AWS region; for a region opened \
+         after this release, set CLICKRULES_ALLOW_UNLISTED_REGIONS=true"
+    )]
+    UnknownRegion {
+        /// Position in the list.
+        index: usize,
+        /// The region, quoted.
         region: String,
     },
     /// A valid code outside the deployment's allow-list.
@@ -161,6 +177,12 @@ pub fn validate_actions(
                         region: quote(region),
                     });
                 }
+                if !policy.allow_unlisted_regions && !is_known_region(region) {
+                    return Err(ValidationError::UnknownRegion {
+                        index,
+                        region: quote(region),
+                    });
+                }
                 if let Some(allowed) = &policy.allowed_regions
                     && !allowed.iter().any(|r| r == region)
                 {
@@ -214,8 +236,8 @@ pub fn validate_actions(
 }
 
 /// Whether `region` has the shape of an AWS region code: `us-west-1`, `ap-southeast-2`,
-/// `us-gov-west-1`, `us-isob-east-1`, `eusc-de-east-1`. Shape only: new regions keep working
-/// without a host upgrade, and an allow-list narrows it to the ones a deployment uses.
+/// `us-gov-west-1`, `us-isob-east-1`, `eusc-de-east-1`. Shape only; validation also requires a
+/// [known region](crate::KNOWN_REGIONS) unless the policy allows unlisted ones.
 pub fn validate_region(region: &str) -> bool {
     if region.len() > 32 {
         return false;
@@ -237,12 +259,18 @@ pub fn validate_region(region: &str) -> bool {
 }
 
 fn quote(raw: &str) -> String {
+    quote_with_len(raw, raw.len())
+}
+
+/// `raw` quoted for an error, cut to [`MAX_QUOTED`] bytes, naming `len` (the length of the
+/// whole value, of which `raw` may be only a prefix) when cut.
+pub(crate) fn quote_with_len(raw: &str, len: usize) -> String {
     let mut end = raw.len().min(MAX_QUOTED);
     while !raw.is_char_boundary(end) {
         end -= 1;
     }
-    if end < raw.len() {
-        format!("{:?}... ({} bytes)", &raw[..end], raw.len())
+    if end < len {
+        format!("{:?}... ({len} bytes)", &raw[..end])
     } else {
         format!("{raw:?}")
     }
@@ -347,6 +375,7 @@ mod tests {
     fn allow_list_and_position() {
         let policy = ValidationPolicy {
             allowed_regions: Some(vec!["us-west-1".into()]),
+            ..ValidationPolicy::default()
         };
         let actions = [Action::snapshot("us-west-1"), Action::snapshot("eu-west-1")];
         assert!(matches!(
@@ -354,6 +383,25 @@ mod tests {
             Err(ValidationError::RegionNotAllowed { index: 1, .. })
         ));
         assert_eq!(validate_actions(&actions[..1], &policy), Ok(()));
+    }
+
+    #[test]
+    fn unknown_regions_are_refused_unless_unlisted_ones_are_allowed() {
+        let mars = [Action::snapshot("mars-north-9")];
+        assert!(matches!(
+            check(&mars),
+            Err(ValidationError::UnknownRegion { index: 0, .. })
+        ));
+        let open = ValidationPolicy {
+            allow_unlisted_regions: true,
+            ..ValidationPolicy::default()
+        };
+        assert_eq!(validate_actions(&mars, &open), Ok(()));
+        // The opt-out accepts new codes, never malformed ones.
+        assert!(matches!(
+            validate_actions(&[Action::snapshot("not a region")], &open),
+            Err(ValidationError::InvalidRegion { .. })
+        ));
     }
 
     #[test]

@@ -68,6 +68,8 @@ pub struct EngineConfig {
     pub settings: BTreeMap<String, String>,
     /// When set, `snapshot` may only name these regions.
     pub allowed_regions: Option<Vec<String>>,
+    /// Accept well-formed region codes missing from [`KNOWN_REGIONS`](crate::KNOWN_REGIONS).
+    pub allow_unlisted_regions: bool,
     /// Presses that may run concurrently; 0 means [`DEFAULT_MAX_CONCURRENT_PRESSES`].
     pub max_concurrent_presses: u32,
 }
@@ -87,8 +89,11 @@ pub enum ConfigError {
         /// The requested limit.
         bytes: u64,
     },
-    /// An allow-listed region is not a region code.
-    #[error("allowed region {region:?} is not an AWS region code such as us-west-1")]
+    /// An allow-listed region is not a known region code.
+    #[error(
+        "allowed region {region:?} is not a known AWS region code such as us-west-1 (for a \
+         region opened after this release, set CLICKRULES_ALLOW_UNLISTED_REGIONS=true)"
+    )]
     BadAllowedRegion {
         /// The offending entry.
         region: String,

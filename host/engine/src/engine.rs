@@ -4,12 +4,15 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{Enabled, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
+use wasmtime::component::{Component, Linker, ResourceTableError};
+use wasmtime::{
+    Enabled, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap, UpdateDeadline,
+};
 
 use crate::action::{Action, ValidationPolicy, validate_actions, validate_region};
 use crate::artifact::{self, Arch, ArtifactError, ArtifactHeader};
-use crate::bindings::v0_1_0::{ClickHandler, clickrules::handler::types as wit};
+use crate::bindings::v0_1_0::clickrules::handler::types as wit;
+use crate::call::{Returned, call_handle, with_true_length};
 use crate::config::{ConfigError, DEFAULT_MAX_CONCURRENT_PRESSES, EngineConfig, Limits};
 use crate::decision::{Decision, Output};
 use crate::epoch::EpochTicker;
@@ -18,7 +21,11 @@ use crate::event::{Click, ClickType, normalise_event};
 use crate::guest::{self, Guest, Origin, error_text, sha256_hex};
 use crate::keys::{ArtifactSigner, TrustedKeys};
 use crate::limiter::{MAX_TABLE_ELEMENTS, MemoryLimitExceeded};
-use crate::state::{PressState, truncate};
+use crate::off_runtime::run_off_runtime;
+use crate::regions::is_known_region;
+use crate::state::{MAX_WASI_RESOURCES, PressState};
+use crate::wasi_bounds::{HostLimitExceeded, WaitPastDeadline};
+use crate::{host_fns, wasi_bounds};
 
 /// Compiled guests kept; a hot swap adds one, and old ones age out.
 const MAX_CACHED_GUESTS: usize = 8;
@@ -29,8 +36,11 @@ const MEMORIES_PER_COMPONENT: u32 = 8;
 const TABLES_PER_COMPONENT: u32 = 16;
 /// With PAGEMAP_SCAN, dirty pages up to this much per memory are reset in place.
 const KEEP_RESIDENT_BYTES: usize = 4 << 20;
-/// Bytes of a guest's `err(...)` message kept in the record.
-const MAX_GUEST_ERROR_BYTES: usize = 1024;
+/// Guests that failed to load, remembered so the same bytes are refused without compiling
+/// them again (a broken upload is pressed until someone fixes it).
+const MAX_REMEMBERED_FAILURES: usize = 32;
+/// The host interface of the contract version this engine serves.
+const HOST_INTERFACE: &str = "clickrules:handler/host@0.1.0";
 
 /// Runs guests. Build one per process and share it: it is `Send + Sync`, and presses may run
 /// concurrently, each in its own store.
@@ -63,6 +73,8 @@ impl std::fmt::Debug for Engine {
 struct GuestCache {
     by_sha: HashMap<String, Arc<Guest>>,
     order: VecDeque<String>,
+    failed: HashMap<String, LoadError>,
+    failed_order: VecDeque<String>,
 }
 
 impl Engine {
@@ -70,12 +82,9 @@ impl Engine {
     /// a linker offering `clickrules:handler/host` plus deny-all WASI.
     pub fn new(config: EngineConfig) -> Result<Self, ConfigError> {
         config.limits.validate()?;
-        if let Some(bad) = config
-            .allowed_regions
-            .iter()
-            .flatten()
-            .find(|r| !validate_region(r))
-        {
+        if let Some(bad) = config.allowed_regions.iter().flatten().find(|r| {
+            !validate_region(r) || (!config.allow_unlisted_regions && !is_known_region(r))
+        }) {
             return Err(ConfigError::BadAllowedRegion {
                 region: bad.clone(),
             });
@@ -99,8 +108,8 @@ impl Engine {
 
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(runtime)?;
-        ClickHandler::add_to_linker::<PressState, HasSelf<PressState>>(&mut linker, |s| s)
-            .map_err(runtime)?;
+        wasi_bounds::add_to_linker(&mut linker).map_err(runtime)?;
+        host_fns::add_to_linker(&mut linker, HOST_INTERFACE).map_err(runtime)?;
 
         let ticker = EpochTicker::start(engine.clone()).map_err(|e| ConfigError::Runtime {
             message: format!("could not start the deadline thread: {e}"),
@@ -112,6 +121,7 @@ impl Engine {
             settings: Arc::new(config.settings),
             policy: ValidationPolicy {
                 allowed_regions: config.allowed_regions,
+                allow_unlisted_regions: config.allow_unlisted_regions,
             },
             cache: Mutex::default(),
             code_config,
@@ -125,16 +135,45 @@ impl Engine {
         self.limits
     }
 
-    /// Compiles and links a guest, or returns the cached one with the same SHA-256.
+    /// Compiles and links a guest, or returns the cached one with the same SHA-256. Bytes
+    /// that failed before fail again with the same error, without being compiled again.
     pub fn load(&self, bytes: &[u8]) -> Result<Arc<Guest>, LoadError> {
         guest::check_bytes(bytes)?;
         let sha = sha256_hex(bytes);
         if let Some(hit) = self.cached(&sha) {
             return Ok(hit);
         }
+        if let Some(failed) = self.failed(&sha) {
+            return Err(failed);
+        }
         // Compile outside the lock: it takes milliseconds to seconds, and presses must not wait.
-        let compiled = guest::compile(&self.wasmtime, &self.linker, bytes, sha)?;
-        Ok(self.remember(compiled))
+        match guest::compile(&self.wasmtime, &self.linker, bytes, sha.clone()) {
+            Ok(compiled) => Ok(self.remember(compiled)),
+            Err(e) => {
+                self.remember_failure(sha, &e);
+                Err(e)
+            }
+        }
+    }
+
+    /// The error the guest with this SHA-256 failed to load with, if it did.
+    pub fn failed(&self, sha256: &str) -> Option<LoadError> {
+        let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        cache.failed.get(sha256).cloned()
+    }
+
+    fn remember_failure(&self, sha: String, error: &LoadError) {
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        if cache.failed.contains_key(&sha) {
+            return;
+        }
+        if cache.failed_order.len() >= MAX_REMEMBERED_FAILURES
+            && let Some(oldest) = cache.failed_order.pop_front()
+        {
+            cache.failed.remove(&oldest);
+        }
+        cache.failed_order.push_back(sha.clone());
+        cache.failed.insert(sha, error.clone());
     }
 
     fn remember(&self, guest: Guest) -> Arc<Guest> {
@@ -269,7 +308,7 @@ impl Engine {
         match normalise_event(event, now_ms()) {
             Ok(event) => {
                 decision.event_format = Some(event.format);
-                self.run(guest, event.click, &mut decision);
+                self.run_anywhere(guest, event.click, &mut decision);
             }
             Err(e) => decision.error = Some(e.into()),
         }
@@ -281,9 +320,19 @@ impl Engine {
     pub fn press_click(&self, guest: &Guest, click: Click) -> Decision {
         let start = Instant::now();
         let mut decision = empty_decision(guest);
-        self.run(guest, click, &mut decision);
+        self.run_anywhere(guest, click, &mut decision);
         decision.duration_us = elapsed_us(start);
         decision
+    }
+
+    /// Runs the guest from any thread, inside an async runtime or not (see `off_runtime`).
+    fn run_anywhere(&self, guest: &Guest, click: Click, decision: &mut Decision) {
+        if let Err(message) = run_off_runtime(|| self.run(guest, click, decision)) {
+            *decision = Decision {
+                error: Some(PressError::Internal { message }),
+                ..empty_decision(guest)
+            };
+        }
     }
 
     fn run(&self, guest: &Guest, click: Click, decision: &mut Decision) {
@@ -306,9 +355,14 @@ impl Engine {
         }
 
         let limits = self.limits;
+        let started = Instant::now();
         let mut store = Store::new(
             &self.wasmtime,
-            PressState::new(Arc::clone(&self.settings), limits.memory_bytes),
+            PressState::new(
+                Arc::clone(&self.settings),
+                limits.memory_bytes,
+                started + limits.timeout,
+            ),
         );
         store.limiter(|state| &mut state.limiter);
         if let Err(e) = store.set_fuel(limits.fuel) {
@@ -317,34 +371,56 @@ impl Engine {
             });
             return;
         }
-        store.set_epoch_deadline(EpochTicker::ticks_for(limits.timeout));
+        // Every tick the ticker thread makes, compare the wall clock with the deadline. Ticks
+        // alone would make the deadline as late as the ticker: under CPU throttling (a 128 MB
+        // Lambda gets a fraction of a vCPU) a 1000 ms deadline counted in ticks lasted 11 s.
+        store.epoch_deadline_callback(|store| {
+            if Instant::now() >= store.data().deadline {
+                Err(wasmtime::Error::new(Trap::Interrupt))
+            } else {
+                Ok(UpdateDeadline::Continue(1))
+            }
+        });
+        store.set_epoch_deadline(1);
 
-        let outcome = match guest.pre.instantiate(&mut store) {
-            Ok(handler) => handler
-                .call_handle(&mut store, &wit_click)
+        let outcome = match guest.instance_pre.instantiate(&mut store) {
+            Ok(instance) => call_handle(&mut store, &instance, &guest.handle, wit_click)
                 .map_err(|e| classify(&e, &limits, false)),
             Err(e) => Err(classify(&e, &limits, true)),
+        };
+        // A host call can return after the deadline (a wait ends exactly at it) and the guest
+        // can then return without reaching another check: the press still ran too long.
+        let outcome = match outcome {
+            Ok(_) if started.elapsed() > limits.timeout => Err(PressError::Deadline {
+                timeout_ms: limits.timeout.as_millis() as u64,
+            }),
+            other => other,
         };
 
         decision.instructions = limits.fuel - store.get_fuel().unwrap_or(0);
         decision.peak_memory_bytes = store.data().limiter.peak();
-        decision.output = store.into_data().into_output();
 
-        match outcome {
-            Ok(Ok(returned)) => {
-                let actions: Vec<Action> = returned.into_iter().map(from_wit).collect();
+        decision.error = match outcome {
+            Ok(Returned::Actions(lifted)) => {
+                let actions: Vec<Action> = lifted.iter().map(|l| l.action.clone()).collect();
                 match validate_actions(&actions, &self.policy) {
-                    Ok(()) => decision.actions = actions,
-                    Err(e) => decision.error = Some(e.into()),
+                    Ok(()) => {
+                        decision.actions = actions;
+                        None
+                    }
+                    Err(e) => Some(with_true_length(e, &lifted).into()),
                 }
             }
-            Ok(Err(message)) => {
-                decision.error = Some(PressError::GuestError {
-                    message: truncate(message, MAX_GUEST_ERROR_BYTES),
-                });
-            }
-            Err(e) => decision.error = Some(e),
-        }
+            Ok(Returned::TooMany(count)) => Some(PressError::InvalidActions(
+                crate::ValidationError::TooManyActions {
+                    count,
+                    max: crate::action::MAX_ACTIONS,
+                },
+            )),
+            Ok(Returned::GuestError(message)) => Some(PressError::GuestError { message }),
+            Err(e) => Some(e),
+        };
+        decision.output = store.into_data().into_output();
     }
 }
 
@@ -413,6 +489,27 @@ fn classify(e: &wasmtime::Error, limits: &Limits, instantiating: bool) -> PressE
             requested_bytes: over.requested,
         };
     }
+    if e.downcast_ref::<WaitPastDeadline>().is_some() {
+        return PressError::Deadline {
+            timeout_ms: limits.timeout.as_millis() as u64,
+        };
+    }
+    if let Some(over) = e.downcast_ref::<HostLimitExceeded>() {
+        return PressError::HostLimit {
+            call: over.call.to_string(),
+            unit: over.unit.to_string(),
+            requested: over.requested,
+            limit: over.limit,
+        };
+    }
+    if let Some(ResourceTableError::Full) = e.downcast_ref::<ResourceTableError>() {
+        return PressError::HostLimit {
+            call: "WASI".to_string(),
+            unit: "open handles".to_string(),
+            requested: MAX_WASI_RESOURCES as u64 + 1,
+            limit: MAX_WASI_RESOURCES as u64,
+        };
+    }
     match e.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => PressError::Deadline {
             timeout_ms: limits.timeout.as_millis() as u64,
@@ -428,17 +525,6 @@ fn classify(e: &wasmtime::Error, limits: &Limits, instantiating: bool) -> PressE
         None => PressError::Trap {
             trap: error_text(e),
         },
-    }
-}
-
-fn from_wit(action: wit::Action) -> Action {
-    match action {
-        wit::Action::Snapshot(region) => Action::Snapshot { region },
-        wit::Action::Notify(n) => Action::Notify {
-            subject: n.subject,
-            message: n.message,
-        },
-        wit::Action::Ignore(reason) => Action::Ignore { reason },
     }
 }
 

@@ -1,14 +1,16 @@
-//! The clock behind press deadlines: a thread that advances the engine's epoch.
+//! What triggers the deadline check: a thread that advances the engine's epoch.
 //!
-//! Epoch interruption costs a load and compare at loop heads, far less than checking a real
-//! clock; deadlines are counted in ticks of this thread.
+//! Epoch interruption costs a load and compare at loop heads, far less than reading a clock
+//! there; each tick makes a running press compare the wall clock with its deadline. Deadlines
+//! are wall time, not tick counts: a late tick (a throttled CPU) delays the check, not the
+//! deadline.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-/// Deadline resolution: a press may overrun its timeout by up to one tick.
+/// Deadline resolution: a press may overrun its timeout by up to one (possibly late) tick.
 pub(crate) const TICK: Duration = Duration::from_millis(2);
 
 #[derive(Debug)]
@@ -33,12 +35,6 @@ impl EpochTicker {
             stop,
             thread: Some(thread),
         })
-    }
-
-    /// Ticks needed for `timeout`, rounded up, plus one for the partly elapsed current tick.
-    pub(crate) fn ticks_for(timeout: Duration) -> u64 {
-        let tick = TICK.as_nanos();
-        (timeout.as_nanos().div_ceil(tick) as u64).saturating_add(1)
     }
 }
 

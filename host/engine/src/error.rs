@@ -131,6 +131,24 @@ pub enum PressError {
     /// The guest's actions broke a rule; none were executed.
     #[error("the guest's actions were rejected: {0}")]
     InvalidActions(#[from] ValidationError),
+    /// A host call asked for more than the host gives one press (random bytes, WASI handles).
+    #[error("{call} asked for {requested} {unit}; the host allows at most {limit} per press")]
+    HostLimit {
+        /// The call, e.g. `wasi:random/random.get-random-bytes`.
+        call: String,
+        /// What it is counted in.
+        unit: String,
+        /// How much was asked for.
+        requested: u64,
+        /// The most the host gives.
+        limit: u64,
+    },
+    /// The host itself failed while running the press (a bug, reported rather than crashing).
+    #[error("the host failed while running the guest: {message}")]
+    Internal {
+        /// What failed.
+        message: String,
+    },
 }
 
 impl PressError {
@@ -152,6 +170,8 @@ impl PressError {
             PressError::Trap { .. } => "trap",
             PressError::Instantiate { .. } => "instantiate",
             PressError::InvalidActions(_) => "invalid_actions",
+            PressError::HostLimit { .. } => "host_limit",
+            PressError::Internal { .. } => "internal",
         }
     }
 }

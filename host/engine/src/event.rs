@@ -6,8 +6,16 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::unique_json::{self, ParseError};
+
 /// Longest excerpt of a device-supplied value quoted back in an error.
 const MAX_QUOTED: usize = 64;
+/// Longest serial number (device id) accepted. AWS IoT thing names go to 128 characters; every
+/// button id seen in practice is far shorter.
+pub const MAX_SERIAL_BYTES: usize = 128;
+/// What a serial number may be made of, for error messages.
+const SERIAL_CHARS: &str = "1 to 128 printable ASCII characters (letters, digits, punctuation, \
+                            inner spaces)";
 
 /// How the button was pressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -111,6 +119,17 @@ pub enum EventError {
         /// The parser's explanation, with line and column.
         message: String,
     },
+    /// An object names the same key twice; readers disagree on which one counts.
+    #[error(
+        "event has the key {key:?} twice in {}; each key may appear once",
+        object_name(path)
+    )]
+    DuplicateKey {
+        /// The object holding it, dotted (`deviceEvent.buttonClicked`); empty for the top level.
+        path: String,
+        /// The repeated key.
+        key: String,
+    },
     /// JSON, but not an object.
     #[error("event must be a JSON object, got {found}")]
     NotAnObject {
@@ -154,8 +173,9 @@ const CLICK_TYPES: &str = "one of SINGLE, DOUBLE, LONG";
 
 /// Parses a button event in either supported format.
 pub fn normalise_event(bytes: &[u8], received_at_ms: u64) -> Result<NormalisedEvent, EventError> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| EventError::Json {
-        message: e.to_string(),
+    let value = unique_json::parse(bytes).map_err(|e| match e {
+        ParseError::Duplicate { path, key } => EventError::DuplicateKey { path, key },
+        ParseError::Json(message) => EventError::Json { message },
     })?;
     let Value::Object(fields) = &value else {
         return Err(EventError::NotAnObject {
@@ -184,7 +204,7 @@ pub fn normalise_event(bytes: &[u8], received_at_ms: u64) -> Result<NormalisedEv
 }
 
 fn button(event: IoTButtonEvent, received_at_ms: u64) -> Result<NormalisedEvent, EventError> {
-    let serial_number = required(event.serial_number, BUTTON, "serialNumber")?;
+    let serial_number = serial(event.serial_number, BUTTON, "serialNumber")?;
     let click_type = click_type(event.click_type, BUTTON, "clickType")?;
     let battery_mv = event
         .battery_voltage
@@ -209,7 +229,7 @@ fn button(event: IoTButtonEvent, received_at_ms: u64) -> Result<NormalisedEvent,
 }
 
 fn one_click(event: IoTOneClickEvent, received_at_ms: u64) -> Result<NormalisedEvent, EventError> {
-    let serial_number = required(
+    let serial_number = serial(
         event.device_info.device_id,
         ONE_CLICK,
         "deviceInfo.deviceId",
@@ -269,6 +289,32 @@ fn required(
             format,
             field: field.into(),
         }),
+    }
+}
+
+/// A device id: present, at most [`MAX_SERIAL_BYTES`], printable ASCII with no space at either
+/// end. It is echoed into logs, records, terminals and SNS messages, so control characters,
+/// bidi overrides and megabyte ids are refused here rather than escaped everywhere.
+fn serial(value: Option<String>, format: &'static str, field: &str) -> Result<String, EventError> {
+    let raw = required(value, format, field)?;
+    let printable = raw.bytes().all(|b| (b' '..=b'~').contains(&b));
+    if raw.len() > MAX_SERIAL_BYTES || !printable || raw.trim() != raw {
+        return Err(EventError::InvalidField {
+            format,
+            field: field.into(),
+            value: quote(&raw),
+            expected: SERIAL_CHARS.into(),
+        });
+    }
+    Ok(raw)
+}
+
+/// "the event" or "deviceEvent.buttonClicked", for the duplicate-key message.
+fn object_name(path: &str) -> String {
+    if path.is_empty() {
+        "the event".to_string()
+    } else {
+        path.to_string()
     }
 }
 
@@ -397,6 +443,65 @@ mod tests {
         let bad_id = r#"{"deviceEvent":{"buttonClicked":{"clickType":"SINGLE"}},"deviceInfo":{"deviceId":5,"remainingLife":5},"placementInfo":{}}"#;
         assert!(matches!(
             err(bad_id),
+            EventError::InvalidField { field, .. } if field == "deviceInfo.deviceId"
+        ));
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused_naming_the_key() {
+        assert!(matches!(
+            err(r#"{"serialNumber":"G1","clickType":"SINGLE","clickType":"LONG"}"#),
+            EventError::DuplicateKey { path, key } if path.is_empty() && key == "clickType"
+        ));
+        let nested = r#"{"deviceEvent":{"buttonClicked":{"clickType":"SINGLE","clickType":"DOUBLE"}},"deviceInfo":{"deviceId":"G1","remainingLife":5},"placementInfo":{}}"#;
+        assert!(matches!(
+            err(nested),
+            EventError::DuplicateKey { path, key } if path == "deviceEvent.buttonClicked" && key == "clickType"
+        ));
+    }
+
+    #[test]
+    fn serial_numbers_obeyed() {
+        for ok in [
+            "G030JF055364XVRB",
+            "a",
+            "living room button",
+            "shellybutton1-E8DB84AA1234",
+        ] {
+            let json = format!(r#"{{"serialNumber":"{ok}","clickType":"SINGLE"}}"#);
+            let e = normalise_event(json.as_bytes(), 0).unwrap();
+            assert_eq!(e.click.serial_number, ok);
+        }
+        let longest = "S".repeat(MAX_SERIAL_BYTES);
+        let json = format!(r#"{{"serialNumber":"{longest}","clickType":"SINGLE"}}"#);
+        assert!(normalise_event(json.as_bytes(), 0).is_ok());
+    }
+
+    #[test]
+    fn serial_numbers_violated() {
+        let too_long = "S".repeat(MAX_SERIAL_BYTES + 1);
+        for bad in [
+            too_long.as_str(),
+            "G1\\u001b[2J",
+            "G1\\nok",
+            "G1\\u202eevil",
+            "G1\\u2028x",
+            "caf\\u00e9",
+            " G1",
+            "G1 ",
+        ] {
+            let json = format!(r#"{{"serialNumber":"{bad}","clickType":"SINGLE"}}"#);
+            assert!(
+                matches!(
+                    normalise_event(json.as_bytes(), 0),
+                    Err(EventError::InvalidField { field, .. }) if field == "serialNumber"
+                ),
+                "{bad}"
+            );
+        }
+        let one_click = r#"{"deviceEvent":{"buttonClicked":{"clickType":"SINGLE"}},"deviceInfo":{"deviceId":"G1\u0007","remainingLife":5},"placementInfo":{}}"#;
+        assert!(matches!(
+            err(one_click),
             EventError::InvalidField { field, .. } if field == "deviceInfo.deviceId"
         ));
     }

@@ -1,7 +1,7 @@
 //! Loading guests: check the bytes, compile, and link against what the host offers.
 
 use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Linker};
 
 use crate::WIT_PACKAGE;
 use crate::bindings::v0_1_0::ClickHandlerPre;
@@ -20,7 +20,9 @@ const SUPPORTED_VERSIONS: &str = "0.1.0";
 /// A compiled, linked guest, ready for any number of presses. Cheap to share.
 pub struct Guest {
     pub(crate) engine: wasmtime::Engine,
-    pub(crate) pre: ClickHandlerPre<PressState>,
+    pub(crate) instance_pre: InstancePre<PressState>,
+    /// Where `handle` is among the component's exports, looked up once.
+    pub(crate) handle: ComponentExportIndex,
     sha256: String,
     size_bytes: u64,
     origin: Origin,
@@ -157,13 +159,24 @@ pub(crate) fn link(
         .map_err(|e| LoadError::Invalid {
             message: error_text(&e),
         })?;
-    let pre = ClickHandlerPre::new(instance_pre).map_err(|e| LoadError::WrongExportType {
+    // The generated bindings type-check `handle` against the contract; the press itself reads
+    // the result with bounded lifting (see `call`), through the same export.
+    ClickHandlerPre::new(instance_pre.clone()).map_err(|e| LoadError::WrongExportType {
         package: WIT_PACKAGE,
         message: error_text(&e),
     })?;
+    let handle =
+        component
+            .get_export_index(None, "handle")
+            .ok_or_else(|| LoadError::MissingExport {
+                package: WIT_PACKAGE,
+                export: "handle",
+                found: "none".into(),
+            })?;
     Ok(Guest {
         engine: engine.clone(),
-        pre,
+        instance_pre,
+        handle,
         sha256,
         size_bytes,
         origin,

@@ -23,6 +23,8 @@
 mod action;
 mod artifact;
 mod bindings;
+mod bounded;
+mod call;
 mod capture;
 mod config;
 mod decision;
@@ -31,9 +33,15 @@ mod epoch;
 mod error;
 mod event;
 mod guest;
+mod host_fns;
 mod keys;
 mod limiter;
+mod off_runtime;
+mod regions;
 mod state;
+pub mod text;
+mod unique_json;
+mod wasi_bounds;
 
 pub use action::{Action, ValidationError, ValidationPolicy, validate_actions, validate_region};
 pub use artifact::{Arch, ArtifactError, ArtifactHeader, UnknownArch};
@@ -45,10 +53,12 @@ pub use decision::{Decision, GuestInfo, LoadedFrom, LogEntry, LogLevel, Output};
 pub use engine::Engine;
 pub use error::{LoadError, PressError};
 pub use event::{
-    BATTERY_EDGE_CASES, Click, ClickType, EventError, EventFormat, NormalisedEvent, normalise_event,
+    BATTERY_EDGE_CASES, Click, ClickType, EventError, EventFormat, MAX_SERIAL_BYTES,
+    NormalisedEvent, normalise_event,
 };
 pub use guest::{Guest, MAX_GUEST_BYTES, sha256_hex};
 pub use keys::{ArtifactSigner, KeyError, PublicKey, TrustedKeys};
+pub use regions::{KNOWN_REGIONS, is_known_region};
 
 /// The WIT package every guest implements, as guests name it in their imports.
 pub const WIT_PACKAGE: &str = "clickrules:handler@0.1.0";

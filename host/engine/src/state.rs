@@ -1,12 +1,13 @@
-//! Per-press store state: the deny-all WASI context, captured output, and the `host` interface.
+//! Per-press store state: the deny-all WASI context, captured output, what the guest logged,
+//! and the press's wall-clock deadline.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use crate::bindings::v0_1_0::clickrules::handler::{host, types};
 use crate::capture::CappedPipe;
 use crate::decision::{LogEntry, LogLevel, Output};
 use crate::limiter::MemoryLimiter;
@@ -17,32 +18,67 @@ pub(crate) const MAX_STREAM_BYTES: usize = 16 * 1024;
 pub(crate) const MAX_LOG_LINES: usize = 100;
 /// Bytes kept of one `host.log` line.
 pub(crate) const MAX_LOG_LINE_BYTES: usize = 1024;
+/// Largest `get-random-bytes` answer. The host allocates the bytes before the guest's memory
+/// cap can refuse them, so an unbounded request would allocate outside the sandbox; interpreter
+/// guests ask for 16-32 bytes of seed at start-up.
+pub(crate) const MAX_RANDOM_BYTES: u64 = 64 * 1024;
+/// Host-side WASI resources (streams, pollables) alive at once. Each costs host memory that the
+/// guest's cap does not count; interpreter guests hold a handful.
+pub(crate) const MAX_WASI_RESOURCES: usize = 4096;
 
 pub(crate) struct PressState {
     /// Built on the guest's first WASI call: most presses make none, and building the context
     /// (streams, clocks, a seeded random source) is a measurable part of a warm press.
     wasi: Option<WasiCtx>,
-    table: ResourceTable,
+    pub(crate) table: ResourceTable,
     stdout: CappedPipe,
     stderr: CappedPipe,
     pub(crate) limiter: MemoryLimiter,
     logs: Vec<LogEntry>,
     logs_dropped: u64,
     settings: Arc<BTreeMap<String, String>>,
+    /// When the press must end, in wall time. Epoch ticks only trigger the check against it:
+    /// under CPU throttling the ticker thread runs late, and counting ticks would stretch the
+    /// deadline with it.
+    pub(crate) deadline: Instant,
 }
 
 impl PressState {
-    pub(crate) fn new(settings: Arc<BTreeMap<String, String>>, memory_limit: u64) -> Self {
+    pub(crate) fn new(
+        settings: Arc<BTreeMap<String, String>>,
+        memory_limit: u64,
+        deadline: Instant,
+    ) -> Self {
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(MAX_WASI_RESOURCES);
         Self {
             wasi: None,
-            table: ResourceTable::new(),
+            table,
             stdout: CappedPipe::new(MAX_STREAM_BYTES),
             stderr: CappedPipe::new(MAX_STREAM_BYTES),
             limiter: MemoryLimiter::new(memory_limit),
             logs: Vec::new(),
             logs_dropped: 0,
             settings,
+            deadline,
         }
+    }
+
+    /// Time left before the deadline; zero once it has passed.
+    pub(crate) fn time_left(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+
+    pub(crate) fn log(&mut self, level: LogLevel, message: String) {
+        if self.logs.len() >= MAX_LOG_LINES {
+            self.logs_dropped += 1;
+            return;
+        }
+        self.logs.push(LogEntry { level, message });
+    }
+
+    pub(crate) fn setting(&self, key: &str) -> Option<&str> {
+        self.settings.get(key).map(String::as_str)
     }
 
     pub(crate) fn into_output(self) -> Output {
@@ -70,6 +106,7 @@ impl WasiView for PressState {
                 .allow_tcp(false)
                 .allow_udp(false)
                 .allow_ip_name_lookup(false)
+                .max_random_size(MAX_RANDOM_BYTES)
                 .build()
         });
         WasiCtxView {
@@ -79,40 +116,21 @@ impl WasiView for PressState {
     }
 }
 
-impl types::Host for PressState {}
-
-impl host::Host for PressState {
-    fn log(&mut self, level: host::Level, message: String) {
-        if self.logs.len() >= MAX_LOG_LINES {
-            self.logs_dropped += 1;
-            return;
-        }
-        let level = match level {
-            host::Level::Debug => LogLevel::Debug,
-            host::Level::Info => LogLevel::Info,
-            host::Level::Warn => LogLevel::Warn,
-            host::Level::Error => LogLevel::Error,
-        };
-        self.logs.push(LogEntry {
-            level,
-            message: truncate(message, MAX_LOG_LINE_BYTES),
-        });
+/// The first `max` bytes of `s` (fewer, to end on a character boundary), copied, with `...`
+/// when cut: how guest-supplied text of any length is kept without copying all of it.
+pub(crate) fn prefix(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
     }
-
-    fn config(&mut self, key: String) -> Option<String> {
-        self.settings.get(&key).cloned()
-    }
+    let mut kept = s[..floor_char_boundary(s, max)].to_string();
+    kept.push_str("...");
+    kept
 }
 
-/// Cuts `s` to at most `max` bytes on a character boundary.
-pub(crate) fn truncate(mut s: String, max: usize) -> String {
-    if s.len() > max {
-        let mut end = max;
-        while !s.is_char_boundary(end) {
-            end -= 1;
-        }
-        s.truncate(end);
-        s.push_str("...");
+fn floor_char_boundary(s: &str, max: usize) -> usize {
+    let mut end = max.min(s.len());
+    while !s.is_char_boundary(end) {
+        end -= 1;
     }
-    s
+    end
 }

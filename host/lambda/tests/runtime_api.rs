@@ -12,7 +12,7 @@ mod runtime_api;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use clickrules_tests::fixture;
+use clickrules_tests::{fixture, guests};
 use runtime_api::RuntimeApi;
 use support::{World, invocations};
 
@@ -143,4 +143,145 @@ fn a_wrong_setting_fails_init_naming_the_variable() {
         error.contains("CLICKRULES_INVOCATION_TYPE") && error.contains("RequestResponse"),
         "{error}"
     );
+}
+
+/// One bootstrap run with `extra` settings: presses `events` and returns the replies with the
+/// log lines the function wrote.
+async fn run_bootstrap(
+    world: &World,
+    name: &str,
+    extra: &[(&str, &str)],
+    events: Vec<(&str, Vec<u8>)>,
+) -> (Vec<runtime_api::Reply>, String) {
+    let home = std::env::temp_dir().join(format!("clickrules-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&home).unwrap();
+    let count = events.len();
+    let api = RuntimeApi::start(events);
+    let mut child = bootstrap(api.port, &world.moto.endpoint(), &home, extra);
+    let replies = api.replies_within(count, std::time::Duration::from_secs(180));
+    let _ = child.kill();
+    let output = child.wait_with_output().unwrap();
+    let _ = std::fs::remove_dir_all(&home);
+    (
+        replies,
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
+/// Guests that print, sleep or read stdin use the WASI calls that block. Inside the Lambda's
+/// tokio runtime these panicked every press ("Cannot start a runtime from within a runtime")
+/// while the same press passed locally. Each must answer with its record, as locally.
+#[tokio::test]
+async fn guests_that_print_sleep_or_read_stdin_answer_with_their_record() {
+    let Some(world) = World::start("guests_that_print_sleep_or_read_stdin").await else {
+        return;
+    };
+    world.snapshot_function("scheduled_snapshot").await;
+    // (name, guest, settings, what its stdout must contain)
+    type Case<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>, &'a str);
+    let mut cases: Vec<Case> = vec![
+        (
+            "chatty",
+            guests::CHATTY,
+            vec![("CLICKRULES_CONFIG_LINES", "2")],
+            "stdout line 1",
+        ),
+        (
+            "sleep",
+            guests::WASI_CALLS,
+            vec![
+                ("CLICKRULES_CONFIG_CALL", "sleep"),
+                ("CLICKRULES_CONFIG_MS", "20"),
+            ],
+            "",
+        ),
+        (
+            "stdin",
+            guests::SNEAKY,
+            vec![("CLICKRULES_CONFIG_TRY", "stdin")],
+            "",
+        ),
+    ];
+    for (name, path) in [
+        ("js", guests::JS_BY_CLICK),
+        ("python", guests::PYTHON_BY_CLICK),
+    ] {
+        match path {
+            Some(path) => cases.push((name, path, Vec::new(), "by-click: single press from")),
+            None => assert!(!ci(), "the {name} guest must be built under CI"),
+        }
+    }
+    for (name, path, settings, printed) in cases {
+        let mut extra = vec![("CLICKRULES_GUEST", path)];
+        // Interpreter guests compile at cold start here (unsigned): give them room.
+        extra.push(("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "2048"));
+        extra.extend(settings);
+        let events = vec![
+            ("req-1", fixture("iot-button-single.json")),
+            ("req-2", fixture("iot-button-single.json")),
+        ];
+        let (replies, logs) = run_bootstrap(&world, name, &extra, events).await;
+        for reply in &replies {
+            assert_eq!(reply.kind, "response", "{name}: {reply:?}\n{logs}");
+            assert_eq!(reply.body["ok"], true, "{name}: {reply:?}");
+            let stdout = reply.body["output"]["stdout"].as_str().unwrap_or_default();
+            assert!(stdout.contains(printed), "{name}: stdout {stdout:?}");
+        }
+        let records = logs
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|l| l.get("record").is_some())
+            .count();
+        assert_eq!(records, 2, "{name}: one record per press\n{logs}");
+        assert!(!logs.contains("panicked"), "{name}: {logs}");
+    }
+}
+
+/// A guest that sleeps past its deadline fails its press with a deadline record, in wall time;
+/// with `CLICKRULES_ON_GUEST_ERROR=builtin` the built-in guest decides instead.
+#[tokio::test]
+async fn a_guest_sleeping_past_its_deadline_fails_or_falls_back() {
+    let Some(world) = World::start("a_guest_sleeping_past_its_deadline").await else {
+        return;
+    };
+    world.snapshot_function("scheduled_snapshot").await;
+    let base = [
+        ("CLICKRULES_GUEST", guests::WASI_CALLS),
+        ("CLICKRULES_CONFIG_CALL", "sleep"),
+        ("CLICKRULES_TIMEOUT_MS", "100"),
+    ];
+    let started = std::time::Instant::now();
+    let (replies, logs) = run_bootstrap(
+        &world,
+        "sleep-fail",
+        &base,
+        vec![("req-1", fixture("iot-button-single.json"))],
+    )
+    .await;
+    assert_eq!(replies[0].kind, "error", "{:?}\n{logs}", replies[0]);
+    assert_eq!(replies[0].body["errorType"], "clickrules.deadline");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "an endless sleep must end at the deadline"
+    );
+
+    let mut fallback = base.to_vec();
+    fallback.push(("CLICKRULES_ON_GUEST_ERROR", "builtin"));
+    let (replies, logs) = run_bootstrap(
+        &world,
+        "sleep-fallback",
+        &fallback,
+        vec![("req-1", fixture("iot-button-single.json"))],
+    )
+    .await;
+    let body = &replies[0].body;
+    assert_eq!(replies[0].kind, "response", "{:?}\n{logs}", replies[0]);
+    assert_eq!(body["ok"], true);
+    assert_eq!(body["fallback"]["error"]["kind"], "deadline");
+    assert_eq!(body["guest"]["uri"], "builtin:default");
+    assert_eq!(body["outcomes"][0]["status"], "done");
+}
+
+fn ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
 }

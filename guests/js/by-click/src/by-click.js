@@ -20,6 +20,8 @@ const U32_MAX = 4294967295;
 
 export function handle(click) {
   const serial = click.serialNumber;
+  // Guest stdout goes into the press's decision record.
+  console.log(`by-click: ${click.clickType} press from ${serial}`);
   const actions = [];
   switch (click.clickType) {
     case 'single':

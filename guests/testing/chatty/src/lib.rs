@@ -1,4 +1,5 @@
-//! Talks a lot: `lines` lines each to stdout, stderr and host.log, then ignores the press.
+//! Talks a lot: `lines` lines each to stdout, stderr and host.log, then ignores the press;
+//! with `log_mb`, first one host.log line of that many MiB.
 
 wit_bindgen::generate!({ path: "../../../wit", world: "click-handler" });
 
@@ -12,6 +13,10 @@ impl Guest for Chatty {
             Some(n) => n.parse::<usize>().map_err(|e| format!("lines: {e}"))?,
             None => 1,
         };
+        if let Some(mb) = config("log_mb") {
+            let mb = mb.parse::<usize>().map_err(|e| format!("log_mb: {e}"))?;
+            log(Level::Info, &"x".repeat(mb << 20));
+        }
         for n in 0..lines {
             println!("stdout line {n} for {}", click.serial_number);
             eprintln!("stderr line {n}");

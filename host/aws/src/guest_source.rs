@@ -8,6 +8,9 @@ use clickrules_builtin::{DEFAULT_GUEST, DEFAULT_GUEST_URI};
 use clickrules_engine::{Arch, ArtifactError, Engine, Guest, GuestInfo, LoadError, sha256_hex};
 use serde::Serialize;
 
+use crate::compile_memory::{
+    CompileMemoryShortfall, check_compile_memory, lambda_function_memory_mb, release_freed_heap,
+};
 use crate::location::GuestLocation;
 use crate::object_store::FetchError;
 use crate::s3_guest::S3GuestSource;
@@ -63,6 +66,18 @@ pub enum GuestSourceError {
         #[source]
         error: LoadError,
     },
+    /// Compiling the guest would take more memory than the function has; nothing was
+    /// compiled, so Lambda does not kill the function halfway.
+    #[error("the guest {uri} is not compiled in this function: {shortfall}{}", note(.artifact_note))]
+    CompileMemory {
+        /// The guest.
+        uri: String,
+        /// How much it needs against what there is.
+        #[source]
+        shortfall: CompileMemoryShortfall,
+        /// Why its signed artifact was not used, when one was looked for.
+        artifact_note: Option<String>,
+    },
     /// Signed artifacts are required and this guest has no usable one.
     #[error(
         "the guest {uri} has no usable signed artifact, and CLICKRULES_REQUIRE_SIGNED=true \
@@ -102,6 +117,35 @@ pub enum ArtifactUnavailable {
     },
 }
 
+/// ` (<note>)` for an error message, or nothing.
+fn note(artifact_note: &Option<String>) -> String {
+    artifact_note
+        .as_deref()
+        .map(|n| format!(" ({n})"))
+        .unwrap_or_default()
+}
+
+/// How new guest code may be obtained: from signed artifacts, and within how much memory a
+/// compile must fit.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// Load each guest's signed artifact when it verifies (and, when required, never compile).
+    pub artifacts: Option<ArtifactPolicy>,
+    /// The function's memory, MB: a compile estimated to need more is refused with
+    /// [`GuestSourceError::CompileMemory`]. `None`: no check.
+    pub function_memory_mb: Option<u64>,
+}
+
+impl LoadOptions {
+    /// These artifact rules, with the memory Lambda gives the function (none outside Lambda).
+    pub fn from_lambda_env(artifacts: Option<ArtifactPolicy>) -> Self {
+        Self {
+            artifacts,
+            function_memory_mb: lambda_function_memory_mb(),
+        }
+    }
+}
+
 /// A guest as [`load_guest`] found it.
 pub(crate) struct Loaded {
     pub(crate) guest: Arc<Guest>,
@@ -112,8 +156,9 @@ pub(crate) struct Loaded {
 }
 
 /// Loads a guest's code: from its signed artifact when the policy allows and one is usable,
-/// else by compiling the `.wasm` (noting why in the record), or not at all when signed
-/// artifacts are required. `artifact` fetches the artifact's bytes for this host.
+/// else by compiling the `.wasm` (noting why in the record) if the compile fits in the
+/// function's memory, or not at all when signed artifacts are required. `sha` is the `.wasm`'s
+/// SHA-256; `artifact` fetches the artifact's bytes for this host.
 ///
 /// Takes the `.wasm` by value: when artifacts are required nothing can fall back to compiling
 /// it, so it is dropped once hashed. An interpreter guest's `.wasm` is 12-18 MB, and holding it
@@ -121,43 +166,33 @@ pub(crate) struct Loaded {
 pub(crate) async fn load_guest<F, Fut>(
     engine: &Engine,
     bytes: Vec<u8>,
+    sha: &str,
     uri: &str,
-    policy: Option<&ArtifactPolicy>,
+    options: &LoadOptions,
     artifact: F,
 ) -> Result<Loaded, GuestSourceError>
 where
     F: FnOnce(Arch) -> Fut,
     Fut: Future<Output = Result<(String, Vec<u8>), ArtifactUnavailable>>,
 {
-    let sha = sha256_hex(&bytes);
-    if let Some(guest) = engine.cached(&sha) {
+    if let Some(guest) = engine.cached(sha) {
         return Ok(Loaded {
             guest,
             artifact_note: None,
             was_cached: true,
         });
     }
-    let mut note = None;
-    let bytes = match policy {
+    // Why the artifact was not used, when one was looked for.
+    let mut unused_artifact = None;
+    let bytes = match &options.artifacts {
         None => bytes,
         Some(policy) => {
             // What a refused artifact falls back to: nothing, when artifacts are required.
             let fallback = (!policy.require).then_some(bytes);
-            let loaded = match Arch::host() {
-                None => Err(ArtifactUnavailable::Refused {
-                    uri: uri.to_string(),
-                    error: ArtifactError::UnsupportedHost,
-                }),
-                Some(arch) => artifact(arch).await.and_then(|(artifact_uri, bytes)| {
-                    engine
-                        .load_artifact(&bytes, &sha, &policy.trusted)
-                        .map_err(|error| ArtifactUnavailable::Refused {
-                            uri: artifact_uri,
-                            error,
-                        })
-                }),
-            };
-            match (loaded, fallback) {
+            match (
+                load_artifact(engine, sha, uri, policy, artifact).await,
+                fallback,
+            ) {
                 (Ok(guest), _) => {
                     return Ok(Loaded {
                         guest,
@@ -172,23 +207,65 @@ where
                     });
                 }
                 (Err(reason), Some(bytes)) => {
-                    note = Some(format!("compiled the .wasm: {reason}"));
+                    unused_artifact = Some(reason.to_string());
                     bytes
                 }
             }
         }
     };
-    let guest = engine
-        .load(&bytes)
-        .map_err(|error| GuestSourceError::Load {
+    // Refused before it starts: Lambda would kill the function mid-compile, silently. Bytes
+    // that are not WebAssembly compile nothing (the engine refuses them at once), so they get
+    // the engine's own error instead.
+    if bytes.starts_with(b"\0asm")
+        && let Err(shortfall) = check_compile_memory(bytes.len(), options.function_memory_mb)
+    {
+        return Err(GuestSourceError::CompileMemory {
             uri: uri.to_string(),
-            error,
-        })?;
+            shortfall,
+            artifact_note: unused_artifact
+                .map(|r| format!("its signed artifact was not used: {r}")),
+        });
+    }
+    let loaded = engine.load(&bytes);
+    drop(bytes);
+    // A failed compile allocated too.
+    release_freed_heap();
+    let guest = loaded.map_err(|error| GuestSourceError::Load {
+        uri: uri.to_string(),
+        error,
+    })?;
     Ok(Loaded {
         guest,
-        artifact_note: note,
+        artifact_note: unused_artifact.map(|r| format!("compiled the .wasm: {r}")),
         was_cached: false,
     })
+}
+
+/// The guest whose `.wasm` has SHA-256 `sha`, from its signed artifact for this host.
+pub(crate) async fn load_artifact<F, Fut>(
+    engine: &Engine,
+    sha: &str,
+    uri: &str,
+    policy: &ArtifactPolicy,
+    artifact: F,
+) -> Result<Arc<Guest>, ArtifactUnavailable>
+where
+    F: FnOnce(Arch) -> Fut,
+    Fut: Future<Output = Result<(String, Vec<u8>), ArtifactUnavailable>>,
+{
+    let Some(arch) = Arch::host() else {
+        return Err(ArtifactUnavailable::Refused {
+            uri: uri.to_string(),
+            error: ArtifactError::UnsupportedHost,
+        });
+    };
+    let (artifact_uri, bytes) = artifact(arch).await?;
+    engine
+        .load_artifact(&bytes, sha, &policy.trusted)
+        .map_err(|error| ArtifactUnavailable::Refused {
+            uri: artifact_uri,
+            error,
+        })
 }
 
 /// Supplies the guest for each press. The press handler is generic over this so it can be
@@ -211,11 +288,26 @@ impl FixedGuest {
     }
 
     /// A component file. With an artifact policy, its signed artifact is looked for beside
-    /// it (`<file>.<arch>.cwasm`).
+    /// it (`<file>.<arch>.cwasm`). In Lambda, a compile that would not fit in the function's
+    /// memory is refused ([`LoadOptions::from_lambda_env`]).
     pub async fn from_path(
         engine: &Engine,
         path: &Path,
         artifacts: Option<&ArtifactPolicy>,
+    ) -> Result<Self, GuestSourceError> {
+        Self::from_path_with(
+            engine,
+            path,
+            &LoadOptions::from_lambda_env(artifacts.cloned()),
+        )
+        .await
+    }
+
+    /// As [`from_path`](Self::from_path), with explicit load options.
+    pub async fn from_path_with(
+        engine: &Engine,
+        path: &Path,
+        options: &LoadOptions,
     ) -> Result<Self, GuestSourceError> {
         let bytes = std::fs::read(path).map_err(|e| GuestSourceError::Read {
             path: path.to_path_buf(),
@@ -233,13 +325,19 @@ impl FixedGuest {
                     message: e.to_string(),
                 })
         };
-        let loaded = load_guest(engine, bytes, &uri, artifacts, read_artifact).await?;
+        let sha = sha256_hex(&bytes);
+        let loaded = load_guest(engine, bytes, &sha, &uri, options, read_artifact).await?;
         Ok(Self::fixed(loaded.guest, &uri, loaded.artifact_note))
     }
 
     /// Component bytes, recorded under `uri`.
     pub fn from_bytes(engine: &Engine, bytes: &[u8], uri: &str) -> Result<Self, GuestSourceError> {
-        let guest = engine.load(bytes).map_err(|error| GuestSourceError::Load {
+        let was_cached = engine.cached(&sha256_hex(bytes)).is_some();
+        let loaded = engine.load(bytes);
+        if !was_cached {
+            release_freed_heap();
+        }
+        let guest = loaded.map_err(|error| GuestSourceError::Load {
             uri: uri.to_string(),
             error,
         })?;
@@ -286,7 +384,8 @@ pub enum AnySource {
 impl AnySource {
     /// Loads the guest at `location` now (the cold-start fetch for S3), so a missing or broken
     /// guest fails init rather than the first press. The built-in guest is part of the binary
-    /// and needs no signature.
+    /// and needs no signature. In Lambda, a compile of a file or S3 guest that would not fit in
+    /// the function's memory is refused, at init and on every hot swap.
     pub async fn open(
         engine: &Arc<Engine>,
         location: &GuestLocation,
@@ -299,11 +398,11 @@ impl AnySource {
                 Self::Fixed(FixedGuest::from_path(engine, path, artifacts).await?)
             }
             GuestLocation::S3(uri) => Self::S3(
-                S3GuestSource::open_with_artifacts(
+                S3GuestSource::open_with(
                     Arc::clone(engine),
                     s3.clone(),
                     uri.clone(),
-                    artifacts.cloned(),
+                    LoadOptions::from_lambda_env(artifacts.cloned()),
                 )
                 .await?,
             ),

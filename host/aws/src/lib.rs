@@ -26,7 +26,9 @@
 #![deny(missing_docs)]
 
 mod aws_executor;
+mod body;
 mod clients;
+mod compile_memory;
 mod executor;
 mod guest_source;
 mod handler;
@@ -42,16 +44,22 @@ mod handler_tests;
 
 pub use aws_executor::AwsExecutor;
 pub use clients::{AwsClients, config_loader};
+pub use compile_memory::{
+    CompileMemoryShortfall, FUNCTION_MEMORY_VARIABLE, check_compile_memory,
+    compile_memory_estimate_mb, lambda_function_memory_mb, release_freed_heap,
+};
 pub use executor::{
     ActionError, ActionExecutor, ActionOutcome, PreflightError, Receipt, check_topic, execute_all,
 };
 pub use guest_source::{
     AnySource, ArtifactUnavailable, CurrentGuest, FetchKind, FixedGuest, GuestSource,
-    GuestSourceError,
+    GuestSourceError, LoadOptions,
 };
 pub use handler::Handler;
 pub use location::{GUEST_LOCATION_FORMS, GuestLocation, S3Uri};
-pub use object_store::{FetchError, Fetched, ObjectStore, S3Object};
+pub use object_store::{
+    FetchError, Fetched, MAX_ARTIFACT_BYTES, MAX_GUEST_OBJECT_BYTES, ObjectStore, S3Object,
+};
 pub use record::{Failure, Fallback, PressFailed, PressRecord};
 pub use s3_guest::{S3GuestSource, SourceStats};
 pub use sdk_error::sdk_error_text;

@@ -3,16 +3,32 @@
 
 use std::future::Future;
 
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 
+use crate::body::read_bounded;
 use crate::location::S3Uri;
 use crate::sdk_error::sdk_error_text;
+
+/// The most of a guest's `.wasm` read from S3: the engine's own limit, so an object the engine
+/// would refuse is refused before its body is downloaded.
+pub const MAX_GUEST_OBJECT_BYTES: u64 = clickrules_engine::MAX_GUEST_BYTES as u64;
+
+/// The most of a signed artifact (`.cwasm`) read from S3: 256 MiB. An artifact is the guest's
+/// native code, 3-4x its `.wasm` for the interpreter guests measured (JavaScript 11.5 MiB →
+/// 41.3 MiB, Python 17.4 MiB → 37.7 MiB; `BENCHMARKS.md`), so a guest near the engine's 64 MiB
+/// `.wasm` limit may have an artifact of ~230 MiB. Anything larger is not one of ours.
+pub const MAX_ARTIFACT_BYTES: u64 = 256 << 20;
 
 /// What a conditional GET returned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fetched {
     /// `304 Not Modified`: the object still has the ETag that was sent.
-    NotModified,
+    NotModified {
+        /// The version id S3 named in the 304 (`x-amz-version-id`), in a versioned bucket.
+        /// Re-uploading the same bytes makes a new version with the same ETag, so this can
+        /// differ from the version last downloaded.
+        version_id: Option<String>,
+    },
     /// The object (new, or fetched unconditionally).
     Object(S3Object),
 }
@@ -56,6 +72,19 @@ pub enum FetchError {
         /// What went wrong.
         reason: String,
     },
+    /// Larger than objects of its kind may be: refused from its `Content-Length` before the
+    /// body is read, or while reading when S3 sent none.
+    #[error(
+        "the object {uri} is too large: {size} bytes or more, and at most {max} are read for it"
+    )]
+    TooLarge {
+        /// The object.
+        uri: String,
+        /// Its `Content-Length`, or the bytes that had arrived when the limit was passed.
+        size: u64,
+        /// The limit for its kind ([`MAX_GUEST_OBJECT_BYTES`] or [`MAX_ARTIFACT_BYTES`]).
+        max: u64,
+    },
     /// Any other refusal (a bad request, a redirect to another region, ...).
     #[error("S3 refused the request for the guest {uri} (HTTP {status}): {message}")]
     Rejected {
@@ -70,11 +99,14 @@ pub enum FetchError {
 
 /// Reads an object, sending `If-None-Match` when an ETag is given.
 pub trait ObjectStore: Send + Sync {
-    /// One GET of `uri`; [`Fetched::NotModified`] only when `if_none_match` still matches.
+    /// One GET of `uri`; [`Fetched::NotModified`] only when `if_none_match` still matches. An
+    /// object of more than `max_bytes` is [`FetchError::TooLarge`], found out before its body
+    /// is read whenever S3 says its length.
     fn get_object(
         &self,
         uri: &S3Uri,
         if_none_match: Option<&str>,
+        max_bytes: u64,
     ) -> impl Future<Output = Result<Fetched, FetchError>> + Send;
 }
 
@@ -83,6 +115,7 @@ impl ObjectStore for aws_sdk_s3::Client {
         &self,
         uri: &S3Uri,
         if_none_match: Option<&str>,
+        max_bytes: u64,
     ) -> Result<Fetched, FetchError> {
         let response = self
             .get_object()
@@ -95,19 +128,21 @@ impl ObjectStore for aws_sdk_s3::Client {
             Ok(output) => output,
             Err(e) => return classify(uri, &e),
         };
+        // A negative length is no length: the read below still enforces the limit.
+        let declared = output.content_length().and_then(|n| u64::try_from(n).ok());
+        if let Some(size) = declared
+            && size > max_bytes
+        {
+            // Dropping the response closes the connection with the body unread.
+            return Err(FetchError::TooLarge {
+                uri: uri.to_string(),
+                size,
+                max: max_bytes,
+            });
+        }
         let etag = output.e_tag().map(str::to_string);
         let version_id = output.version_id().map(str::to_string);
-        // A connection dropped mid-body is as transient as a 503.
-        let bytes = output
-            .body
-            .collect()
-            .await
-            .map_err(|e| FetchError::Transient {
-                uri: uri.to_string(),
-                reason: format!("reading the body failed: {}", DisplayErrorContext(&e)),
-            })?
-            .into_bytes()
-            .to_vec();
+        let bytes = read_bounded(uri, output.body, declared, max_bytes).await?;
         Ok(Fetched::Object(S3Object {
             bytes,
             etag,
@@ -143,7 +178,14 @@ where
     // Built only when needed: a 304 is the common case on a warm press.
     let message = || sdk_error_text(e);
     match status {
-        304 => Ok(Fetched::NotModified),
+        // The version id is the one thing a 304 can tell that the request did not know.
+        304 => Ok(Fetched::NotModified {
+            version_id: context
+                .raw()
+                .headers()
+                .get("x-amz-version-id")
+                .map(str::to_string),
+        }),
         404 => Err(FetchError::NotFound {
             uri,
             code: if code.is_empty() {

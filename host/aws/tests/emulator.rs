@@ -158,6 +158,140 @@ async fn an_upload_takes_effect_on_the_next_press_and_304_keeps_the_compiled_gue
     assert_eq!(handler.source().stats().compiles, 2);
 }
 
+/// A broken upload is downloaded and tried once; after that each press asks S3 about it by
+/// ETag and fails at once on the 304, with no download and no compile. A new upload is tried
+/// again, and a fix back to the good guest works on its next press without a compile.
+#[tokio::test]
+async fn a_failed_upload_is_remembered_and_not_fetched_or_compiled_again() {
+    let Some(world) = World::start("a_failed_upload_is_remembered").await else {
+        return;
+    };
+    world.bucket(BUCKET, true).await;
+    world.snapshot_function("scheduled_snapshot").await;
+    let uri = guest_uri("rule.wasm");
+    let good = clickrules_builtin::DEFAULT_GUEST;
+    world.upload(&uri, good).await;
+    let engine = engine();
+    let source = S3GuestSource::open(engine.clone(), world.clients.s3.clone(), uri.clone())
+        .await
+        .unwrap();
+    let handler = Handler::new(
+        engine.clone(),
+        source,
+        executor(&world, None),
+        OnGuestError::Fail,
+    )
+    .unwrap();
+    let single = fixture("iot-button-single.json");
+
+    // Half a component: it has the \0asm header, so the engine really tries to compile it.
+    let broken = &good[..good.len() / 2];
+    let (broken_etag, _) = world.upload(&uri, broken).await;
+    world.moto.start_recording();
+    let mut failures = Vec::new();
+    for press in 0..3 {
+        let failed = handler
+            .handle(&format!("req-broken-{press}"), &single)
+            .await
+            .unwrap_err();
+        failures.push(failed.failure);
+    }
+    let recording = world.moto.stop_recording();
+    assert!(
+        matches!(
+            &failures[0],
+            Failure::GuestSource(GuestSourceError::Load {
+                error: LoadError::Invalid { .. },
+                ..
+            })
+        ),
+        "{:?}",
+        failures[0]
+    );
+    assert_eq!(failures[1], failures[0], "the remembered error");
+    assert_eq!(failures[2], failures[0], "the remembered error");
+    assert!(engine.cached(&sha256_hex(broken)).is_none());
+    let gets: Vec<_> = recording
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with("/rule.wasm"))
+        .collect();
+    assert_eq!(gets.len(), 3, "one GET per press: {recording:#?}");
+    for get in &gets[1..] {
+        assert_eq!(get.header("If-None-Match"), broken_etag.as_deref());
+    }
+    assert!(invocations(&recording).is_empty(), "nothing ran");
+    let stats = handler.source().stats();
+    assert_eq!(
+        (
+            stats.downloads,
+            stats.not_modified,
+            stats.failed_loads,
+            stats.remembered_failures,
+            stats.compiles
+        ),
+        (2, 2, 1, 2, 1),
+        "one download and one failed compile of the broken object, then two 304s"
+    );
+
+    // A new upload is fetched and tried.
+    world.upload(&uri, &guest_bytes(guests::BY_CLICK)).await;
+    let record = handler.handle("req-new", &single).await.unwrap();
+    assert_eq!(record.guest_fetch, Some(FetchKind::Downloaded));
+    assert_eq!(handler.source().stats().compiles, 2);
+
+    // Another broken upload, then the fix back to the first guest: it runs on its next press,
+    // from the engine's cache.
+    world.upload(&uri, broken).await;
+    handler
+        .handle("req-broken-again", &single)
+        .await
+        .unwrap_err();
+    let (_, fixed_version) = world.upload(&uri, good).await;
+    let record = handler.handle("req-fixed", &single).await.unwrap();
+    assert_eq!(record.guest_fetch, Some(FetchKind::Downloaded));
+    let guest = &record.decision.as_ref().unwrap().guest;
+    assert_eq!(guest.sha256, sha256_hex(good));
+    assert_eq!(guest.version_id, fixed_version);
+    assert_eq!(handler.source().stats().compiles, 2, "nothing recompiled");
+}
+
+/// Re-uploading the same bytes makes a new version with the same ETag: S3 answers the
+/// conditional GET with 304, and the record names the new version, with nothing recompiled.
+#[tokio::test]
+async fn a_reupload_of_the_same_bytes_is_recorded_under_its_new_version() {
+    let Some(world) = World::start("a_reupload_of_the_same_bytes").await else {
+        return;
+    };
+    world.bucket(BUCKET, true).await;
+    world.snapshot_function("scheduled_snapshot").await;
+    let uri = guest_uri("rule.wasm");
+    let bytes = clickrules_builtin::DEFAULT_GUEST;
+    let (etag1, v1) = world.upload(&uri, bytes).await;
+    let engine = engine();
+    let source = S3GuestSource::open(engine.clone(), world.clients.s3.clone(), uri.clone())
+        .await
+        .unwrap();
+    let handler = Handler::new(engine, source, executor(&world, None), OnGuestError::Fail).unwrap();
+    let single = fixture("iot-button-single.json");
+    let record = handler.handle("req-v1", &single).await.unwrap();
+    assert_eq!(record.decision.unwrap().guest.version_id, v1);
+
+    let (etag2, v2) = world.upload(&uri, bytes).await;
+    assert_eq!(etag2, etag1, "the same bytes, the same ETag");
+    assert_ne!(v2, v1, "a new version");
+    let record = handler.handle("req-v2", &single).await.unwrap();
+    assert_eq!(record.guest_fetch, Some(FetchKind::NotModified));
+    let guest = record.decision.unwrap().guest;
+    assert_eq!(guest.version_id, v2);
+    assert_eq!(guest.etag, etag1);
+    let stats = handler.source().stats();
+    assert_eq!(
+        (stats.downloads, stats.compiles),
+        (1, 1),
+        "nothing recompiled"
+    );
+}
+
 /// A missing object fails init, and fails a press once deleted; a broken upload fails the press
 /// instead of running the previous guest. Nothing is invoked.
 #[tokio::test]

@@ -16,8 +16,9 @@ use std::time::{Duration, Instant};
 use aws_config::{Region, SdkConfig};
 use aws_sdk_s3::config::Credentials;
 use clickrules_aws::{
-    ActionError, AwsClients, AwsExecutor, Failure, FetchError, FetchKind, FixedGuest,
-    GuestSourceError, Handler, OnGuestError, PressFailed, Receipt, S3GuestSource, S3Uri,
+    ActionError, ArtifactPolicy, ArtifactUnavailable, AwsClients, AwsExecutor, Failure, FetchError,
+    FetchKind, FixedGuest, GuestSourceError, Handler, LoadOptions, MAX_ARTIFACT_BYTES,
+    MAX_GUEST_OBJECT_BYTES, OnGuestError, PressFailed, Receipt, S3GuestSource, S3Uri,
     SnapshotTarget,
 };
 use clickrules_engine::Engine;
@@ -607,4 +608,142 @@ async fn s3_timeout_after_start_is_retried_then_runs_the_cached_guest_marked_sta
     let why = record.guest_stale.as_deref().unwrap_or_default();
     assert!(why.contains("timeout"), "{why}");
     assert_eq!(lambda.count(), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// S3 reads are bounded
+
+const WASM_HEADERS: &[(&str, &str)] = &[
+    ("Content-Type", "application/wasm"),
+    ("ETag", "\"e1\""),
+    ("x-amz-version-id", "v1"),
+];
+
+/// An object whose Content-Length is over the limit is refused from its headers: the body (a
+/// few bytes of a claimed 64 MiB + 1) is never read, or the error would be a truncated body.
+/// Not retried: the object is what it is.
+#[tokio::test]
+async fn s3_object_over_the_limit_is_refused_from_its_content_length_before_reading() {
+    let s3 = ScriptedServer::start(vec![Reply::framed(
+        200,
+        WASM_HEADERS,
+        b"\0asm".to_vec(),
+        Some(MAX_GUEST_OBJECT_BYTES + 1),
+    )]);
+    let (result, _) = open(&engine_with(&[]), &s3).await;
+    assert_eq!(s3.count(), 1, "not retried");
+    match result {
+        Err(GuestSourceError::Fetch(FetchError::TooLarge { size, max, .. })) => {
+            assert_eq!(
+                (size, max),
+                (MAX_GUEST_OBJECT_BYTES + 1, MAX_GUEST_OBJECT_BYTES)
+            );
+        }
+        other => panic!("expected a guest too large, got {:?}", other.err()),
+    }
+}
+
+/// Without a Content-Length (chunked), the limit is enforced while reading: reading stops once
+/// it is passed instead of holding whatever the server sends.
+#[tokio::test]
+async fn s3_chunked_object_over_the_limit_is_refused_while_reading() {
+    let too_big = vec![0u8; MAX_GUEST_OBJECT_BYTES as usize + 1];
+    let s3 = ScriptedServer::start(vec![Reply::framed(200, WASM_HEADERS, too_big, None)]);
+    let (result, _) = open(&engine_with(&[]), &s3).await;
+    match result {
+        Err(GuestSourceError::Fetch(FetchError::TooLarge { size, max, .. })) => {
+            assert!(size > max, "{size} > {max}");
+            assert_eq!(max, MAX_GUEST_OBJECT_BYTES);
+        }
+        other => panic!("expected a guest too large, got {:?}", other.err()),
+    }
+}
+
+/// A chunked object within the limit is read whole.
+#[tokio::test]
+async fn s3_chunked_object_within_the_limit_loads() {
+    let wasm = guest_bytes(guests::BY_CLICK);
+    let s3 = ScriptedServer::start(vec![Reply::framed(200, WASM_HEADERS, wasm.clone(), None)]);
+    let (result, _) = open(&engine_with(&[]), &s3).await;
+    let source = result.expect("the chunked guest loads");
+    assert_eq!(source.stats().compiles, 1);
+}
+
+/// A body shorter than its Content-Length (the connection closed early) is transient: at cold
+/// start that fails init; it is never taken for the object.
+#[tokio::test]
+async fn s3_truncated_body_is_transient() {
+    let wasm = clickrules_builtin::DEFAULT_GUEST;
+    let s3 = ScriptedServer::start(vec![Reply::framed(
+        200,
+        WASM_HEADERS,
+        wasm[..wasm.len() / 2].to_vec(),
+        Some(wasm.len() as u64),
+    )]);
+    let (result, _) = open(&engine_with(&[]), &s3).await;
+    assert!(
+        matches!(
+            result,
+            Err(GuestSourceError::Fetch(FetchError::Transient { .. }))
+        ),
+        "{:?}",
+        result.err()
+    );
+}
+
+/// A signed artifact has its own, larger limit; one over it is refused from its
+/// Content-Length, and with signatures required the guest is refused naming why.
+#[tokio::test]
+async fn s3_artifact_over_its_limit_is_refused_from_its_content_length() {
+    let s3 = ScriptedServer::start(vec![
+        s3_object(clickrules_builtin::DEFAULT_GUEST),
+        Reply::framed(
+            200,
+            &[
+                ("Content-Type", "application/octet-stream"),
+                ("ETag", "\"a1\""),
+            ],
+            b"clickrules-cwasm".to_vec(),
+            Some(MAX_ARTIFACT_BYTES + 1),
+        ),
+    ]);
+    let (clients, _) = clients(&s3).await;
+    let signer = clickrules_engine::ArtifactSigner::generate().unwrap();
+    let options = LoadOptions {
+        artifacts: Some(ArtifactPolicy {
+            trusted: clickrules_engine::TrustedKeys::new(vec![signer.public_key()]).unwrap(),
+            require: true,
+        }),
+        function_memory_mb: None,
+    };
+    let result = S3GuestSource::open_with(engine_with(&[]), clients.s3, guest_uri(), options).await;
+    assert_eq!(s3.count(), 2, "the .wasm, then its artifact once");
+    match result {
+        Err(GuestSourceError::Unsigned {
+            reason: ArtifactUnavailable::Fetch(FetchError::TooLarge { size, max, .. }),
+            ..
+        }) => assert_eq!((size, max), (MAX_ARTIFACT_BYTES + 1, MAX_ARTIFACT_BYTES)),
+        other => panic!("expected an artifact too large, got {:?}", other.err()),
+    }
+}
+
+/// A 304 that names a version id (a re-upload of the same bytes) updates the record's version
+/// without a download.
+#[tokio::test]
+async fn s3_304_names_the_current_version() {
+    let s3 = ScriptedServer::start(vec![
+        s3_object(clickrules_builtin::DEFAULT_GUEST),
+        Reply::new(304, &[("ETag", "\"e1\""), ("x-amz-version-id", "v2")], ""),
+    ]);
+    let lambda = lambda_ok();
+    let (handler, _) = warm_handler(&s3, &lambda).await;
+    let record = handler
+        .handle("s3-304-version", &fixture("iot-button-single.json"))
+        .await
+        .expect("the press succeeds");
+    assert_eq!(record.guest_fetch, Some(FetchKind::NotModified));
+    let guest = &record.decision.as_ref().unwrap().guest;
+    assert_eq!(guest.version_id.as_deref(), Some("v2"));
+    assert_eq!(guest.etag.as_deref(), Some("\"e1\""));
+    assert_eq!(s3.requests()[1].header("If-None-Match"), Some("\"e1\""));
 }

@@ -26,6 +26,10 @@ pub struct UploadArgs {
     /// Architectures to precompile for (with --signing-key).
     #[arg(long, value_delimiter = ',', default_values = ["arm64", "x86_64"])]
     arch: Vec<Arch>,
+    /// The Lambda's memory (its MemorySize, MB): warn before uploading an unsigned guest whose
+    /// compile would not fit in it (the Lambda then refuses to compile it).
+    #[arg(long, value_name = "MB")]
+    function_memory_mb: Option<u64>,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
@@ -64,6 +68,11 @@ pub fn run(args: UploadArgs) -> anyhow::Result<ExitCode> {
     let bytes = std::fs::read(&args.guest)
         .with_context(|| format!("cannot read guest {}", args.guest.display()))?;
     let sha256 = loaded.guest.sha256().to_string();
+    if let Some(warning) =
+        compile_memory_warning(bytes.len(), signer.is_some(), args.function_memory_mb)
+    {
+        eprintln!("warning: {warning}");
+    }
 
     // Artifacts go up before the .wasm: the Lambda looks for an artifact when the .wasm
     // changes, so the other order would make the next cold start compile.
@@ -144,4 +153,50 @@ pub fn run(args: UploadArgs) -> anyhow::Result<ExitCode> {
     }
     render::emit(&text)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the Lambda will say when it cannot compile this guest in `function_mb`: only for an
+/// unsigned guest (a signed one is loaded from its artifact), and only when the function's
+/// memory is known.
+fn compile_memory_warning(
+    wasm_len: usize,
+    signed: bool,
+    function_mb: Option<u64>,
+) -> Option<clickrules_aws::CompileMemoryShortfall> {
+    if signed {
+        return None;
+    }
+    clickrules_aws::check_compile_memory(wasm_len, function_mb).err()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unsigned_guest_too_heavy_for_the_function_is_warned_about() {
+        let js = 12 << 20;
+        let warning = compile_memory_warning(js, false, Some(256));
+        assert!(
+            matches!(
+                warning,
+                Some(clickrules_aws::CompileMemoryShortfall {
+                    function_mb: 256,
+                    ..
+                })
+            ),
+            "{warning:?}"
+        );
+        assert_eq!(compile_memory_warning(js, true, Some(256)), None, "signed");
+        assert_eq!(
+            compile_memory_warning(js, false, None),
+            None,
+            "memory unknown"
+        );
+        assert_eq!(
+            compile_memory_warning(40 << 10, false, Some(128)),
+            None,
+            "fits"
+        );
+    }
 }

@@ -50,23 +50,11 @@ async fn init() -> Result<Handler<AnySource, AwsExecutor>, lambda_runtime::Error
     .await?;
     let executor = AwsExecutor::new(&clients, &settings);
     let handler = Handler::new(engine, source, executor, settings.on_guest_error)?;
-    release_freed_heap();
+    // The guest source gives back what its compiles used; this covers the built-in fallback
+    // guest `Handler::new` compiles with CLICKRULES_ON_GUEST_ERROR=builtin.
+    clickrules_aws::release_freed_heap();
     tracing::info!(guest = %settings.guest, snapshot = ?settings.snapshot, "ready");
     Ok(handler)
-}
-
-/// Gives the heap freed during init back to the OS. Compiling a JavaScript or Python guest
-/// allocates ~350 MiB in many small blocks; glibc keeps them after they are freed, so the
-/// function would sit at ~400 MiB for the rest of its life.
-fn release_freed_heap() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        #[allow(unsafe_code)]
-        // SAFETY: malloc_trim only returns free memory to the OS; it has no preconditions.
-        unsafe {
-            libc::malloc_trim(0);
-        }
-    }
 }
 
 /// The error Lambda records for a failed invocation: the failure's kind and message. The full

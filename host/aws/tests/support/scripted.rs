@@ -18,6 +18,15 @@ pub enum Reply {
     },
     /// Read the request, then say nothing and keep the connection open: a hung service.
     Hang,
+    /// A response framed as given rather than by its body: `length` is the `Content-Length`
+    /// sent whatever the body's size (shorter: a truncated body; the connection then closes),
+    /// or `None` for chunked transfer encoding, which announces no length at all.
+    Framed {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+        length: Option<u64>,
+    },
 }
 
 impl Reply {
@@ -30,6 +39,24 @@ impl Reply {
                 .map(|(n, v)| (n.to_string(), v.to_string()))
                 .collect(),
             body: body.into(),
+        }
+    }
+
+    /// A response announcing `length` bytes (`None`: chunked) and sending `body`.
+    pub fn framed(
+        status: u16,
+        headers: &[(&str, &str)],
+        body: impl Into<Vec<u8>>,
+        length: Option<u64>,
+    ) -> Self {
+        Self::Framed {
+            status,
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            body: body.into(),
+            length,
         }
     }
 }
@@ -167,6 +194,36 @@ fn serve(stream: TcpStream, log: &Mutex<Vec<Request>>, script: &[Reply]) -> std:
             head.push_str("\r\n");
             stream.write_all(head.as_bytes())?;
             stream.write_all(&body)?;
+            stream.flush()
+        }
+        Reply::Framed {
+            status,
+            headers,
+            body,
+            length,
+        } => {
+            let mut head = format!("HTTP/1.1 {status} Scripted\r\nConnection: close\r\n");
+            match length {
+                Some(length) => head.push_str(&format!("Content-Length: {length}\r\n")),
+                None => head.push_str("Transfer-Encoding: chunked\r\n"),
+            }
+            for (name, value) in headers {
+                head.push_str(&format!("{name}: {value}\r\n"));
+            }
+            head.push_str("\r\n");
+            stream.write_all(head.as_bytes())?;
+            match length {
+                Some(_) => stream.write_all(&body)?,
+                None => {
+                    // Chunks of 16 KiB, so even a small guest arrives in several.
+                    for chunk in body.chunks(16 << 10) {
+                        stream.write_all(format!("{:x}\r\n", chunk.len()).as_bytes())?;
+                        stream.write_all(chunk)?;
+                        stream.write_all(b"\r\n")?;
+                    }
+                    stream.write_all(b"0\r\n\r\n")?;
+                }
+            }
             stream.flush()
         }
     }

@@ -10,8 +10,8 @@
 use std::time::{Duration, Instant};
 
 use clickrules_engine::{
-    Action, Arch, ArtifactSigner, Engine, EngineConfig, TrustedKeys, ValidationPolicy,
-    normalise_event, sha256_hex, validate_actions,
+    Action, Arch, ArtifactBinding, ArtifactExpectation, ArtifactSigner, Engine, EngineConfig,
+    TrustedKeys, ValidationPolicy, normalise_event, sha256_hex, validate_actions,
 };
 use clickrules_tests::{guest_bytes, guests};
 use wasmtime::component::{Component, Linker};
@@ -147,13 +147,17 @@ fn cold_artifact(path: &str, runs: usize) -> Stats {
     let host = Arch::host().expect("a Lambda architecture");
     let artifact = Engine::new(EngineConfig::default())
         .unwrap()
-        .precompile(&wasm, host, &signer)
+        .precompile(&wasm, host, &signer, &ArtifactBinding::now(path))
         .unwrap();
     let mut first = Vec::new();
     for _ in 0..runs {
         let engine = Engine::new(EngineConfig::default()).unwrap();
         let t = Instant::now();
-        let guest = engine.load_artifact(&artifact, &sha, &keys).unwrap();
+        let expected = ArtifactExpectation {
+            source_sha256: &sha,
+            location: path,
+        };
+        let guest = engine.load_artifact(&artifact, &expected, &keys).unwrap();
         let d = engine.press(&guest, EVENT);
         first.push(t.elapsed());
         assert!(d.is_ok());

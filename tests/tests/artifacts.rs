@@ -1,11 +1,13 @@
 //! Signed precompiled guests: a valid artifact loads and decides exactly as the compiled guest
-//! does; a tampered artifact, another key, another architecture or another guest's artifact is
-//! refused with its own error before any native code is deserialized.
+//! does; a tampered artifact, another key, another architecture, another guest's artifact, one
+//! signed for another location or one older than an artifact already loaded is refused with
+//! its own error before any native code is deserialized.
 
 mod common;
 
 use clickrules_engine::{
-    Action, Arch, ArtifactError, ArtifactSigner, Engine, LoadedFrom, TrustedKeys, sha256_hex,
+    Action, Arch, ArtifactBinding, ArtifactError, ArtifactExpectation, ArtifactSigner, Engine,
+    LoadedFrom, TrustedKeys, sha256_hex,
 };
 use clickrules_tests::{guest_bytes, guests};
 use common::{SINGLE, engine};
@@ -25,10 +27,35 @@ fn trusting(signer: &ArtifactSigner) -> TrustedKeys {
     TrustedKeys::new(vec![signer.public_key()]).unwrap()
 }
 
+/// Where the tests' guest is deployed.
+const LOCATION: &str = "s3://guests/guest.wasm";
+
+fn at(sequence: u64) -> ArtifactBinding {
+    ArtifactBinding {
+        location: LOCATION.to_string(),
+        sequence,
+    }
+}
+
+fn expect(sha: &str) -> ArtifactExpectation<'_> {
+    ArtifactExpectation {
+        source_sha256: sha,
+        location: LOCATION,
+    }
+}
+
 /// Precompiles `path` for this host on one engine; returns the artifact and the source SHA.
 fn artifact(signer: &ArtifactSigner, path: &str) -> (Vec<u8>, String) {
+    artifact_at(signer, path, &at(1))
+}
+
+fn artifact_at(
+    signer: &ArtifactSigner,
+    path: &str,
+    binding: &ArtifactBinding,
+) -> (Vec<u8>, String) {
     let wasm = guest_bytes(path);
-    let sealed = engine().precompile(&wasm, host(), signer).unwrap();
+    let sealed = engine().precompile(&wasm, host(), signer, binding).unwrap();
     (sealed, sha256_hex(&wasm))
 }
 
@@ -40,7 +67,7 @@ fn a_signed_artifact_loads_and_decides_like_the_compiled_guest() {
     // A fresh engine: nothing compiled or cached, as at a Lambda cold start.
     let lambda = engine();
     let guest = lambda
-        .load_artifact(&sealed, &sha, &trusting(&signer))
+        .load_artifact(&sealed, &expect(&sha), &trusting(&signer))
         .unwrap();
     assert!(guest.is_precompiled());
     assert_eq!(guest.sha256(), sha);
@@ -66,7 +93,7 @@ fn the_artifact_is_cached_under_the_source_sha() {
     let (sealed, sha) = artifact(&signer, guests::BY_CLICK);
     let lambda = engine();
     let first = lambda
-        .load_artifact(&sealed, &sha, &trusting(&signer))
+        .load_artifact(&sealed, &expect(&sha), &trusting(&signer))
         .unwrap();
     let cached = lambda.cached(&sha).expect("cached after loading");
     assert!(std::sync::Arc::ptr_eq(&first, &cached));
@@ -79,7 +106,9 @@ fn a_key_rotation_accepts_either_key() {
     let both = TrustedKeys::new(vec![old.public_key(), new.public_key()]).unwrap();
     for signer in [&old, &new] {
         let (sealed, sha) = artifact(signer, guests::DEFAULT);
-        engine().load_artifact(&sealed, &sha, &both).unwrap();
+        engine()
+            .load_artifact(&sealed, &expect(&sha), &both)
+            .unwrap();
     }
 }
 
@@ -88,7 +117,7 @@ fn another_key_is_refused() {
     let signer = ArtifactSigner::generate().unwrap();
     let stranger = ArtifactSigner::generate().unwrap();
     let (sealed, sha) = artifact(&signer, guests::DEFAULT);
-    let result = engine().load_artifact(&sealed, &sha, &trusting(&stranger));
+    let result = engine().load_artifact(&sealed, &expect(&sha), &trusting(&stranger));
     assert!(
         matches!(result, Err(ArtifactError::UnknownKey { ref key_id }) if *key_id == signer.public_key().key_id()),
         "{result:?}"
@@ -113,7 +142,7 @@ fn tampering_anywhere_is_refused_before_deserializing() {
     ] {
         let mut tampered = sealed.clone();
         tampered[at] ^= 0x20;
-        let result = lambda.load_artifact(&tampered, &sha, &keys);
+        let result = lambda.load_artifact(&tampered, &expect(&sha), &keys);
         assert!(
             matches!(
                 result,
@@ -129,7 +158,7 @@ fn tampering_anywhere_is_refused_before_deserializing() {
     let mut longer = sealed.clone();
     longer.extend_from_slice(b"\xcc\xcc\xcc\xcc");
     assert!(matches!(
-        lambda.load_artifact(&longer, &sha, &keys),
+        lambda.load_artifact(&longer, &expect(&sha), &keys),
         Err(ArtifactError::Corrupt { .. })
     ));
     assert!(lambda.cached(&sha).is_none(), "nothing was loaded");
@@ -140,9 +169,10 @@ fn an_artifact_for_the_other_architecture_is_refused() {
     let signer = ArtifactSigner::generate().unwrap();
     let wasm = guest_bytes(guests::DEFAULT);
     let sealed = engine()
-        .precompile(&wasm, other_arch(), &signer)
+        .precompile(&wasm, other_arch(), &signer, &at(1))
         .expect("cross-compiling for the other Lambda architecture");
-    let result = engine().load_artifact(&sealed, &sha256_hex(&wasm), &trusting(&signer));
+    let sha = sha256_hex(&wasm);
+    let result = engine().load_artifact(&sealed, &expect(&sha), &trusting(&signer));
     assert!(
         matches!(result, Err(ArtifactError::WrongArch { ref artifact, .. }) if artifact == other_arch().as_str()),
         "{result:?}"
@@ -154,7 +184,7 @@ fn another_guests_artifact_is_refused() {
     let signer = ArtifactSigner::generate().unwrap();
     let (sealed, default_sha) = artifact(&signer, guests::DEFAULT);
     let by_click = sha256_hex(&guest_bytes(guests::BY_CLICK));
-    let result = engine().load_artifact(&sealed, &by_click, &trusting(&signer));
+    let result = engine().load_artifact(&sealed, &expect(&by_click), &trusting(&signer));
     assert!(
         matches!(result, Err(ArtifactError::WrongSource { ref artifact, ref expected })
             if *artifact == default_sha && *expected == by_click),
@@ -170,7 +200,7 @@ fn every_engine_configuration_accepts_the_same_artifact() {
     let small = common::engine_with(|c| c.limits = common::limits(50, 8, 1_000_000));
     assert_eq!(small.engine_hash(), engine().engine_hash());
     let guest = small
-        .load_artifact(&sealed, &sha, &trusting(&signer))
+        .load_artifact(&sealed, &expect(&sha), &trusting(&signer))
         .unwrap();
     assert!(small.press(&guest, SINGLE).error.is_none());
 }
@@ -186,7 +216,7 @@ fn heavy_guests_precompile_and_load() {
         let (sealed, sha) = artifact(&signer, path);
         let lambda: Engine = engine();
         let guest = lambda
-            .load_artifact(&sealed, &sha, &trusting(&signer))
+            .load_artifact(&sealed, &expect(&sha), &trusting(&signer))
             .unwrap_or_else(|e| panic!("{language}: {e}"));
         let decision = lambda.press(&guest, SINGLE);
         assert_eq!(
@@ -195,4 +225,88 @@ fn heavy_guests_precompile_and_load() {
             "{language}"
         );
     }
+}
+
+#[test]
+fn an_artifact_signed_for_another_location_is_refused() {
+    let signer = ArtifactSigner::generate().unwrap();
+    let elsewhere = ArtifactBinding {
+        location: "s3://someone-else/guest.wasm".to_string(),
+        sequence: 1,
+    };
+    let (sealed, sha) = artifact_at(&signer, guests::DEFAULT, &elsewhere);
+    let result = engine().load_artifact(&sealed, &expect(&sha), &trusting(&signer));
+    assert!(
+        matches!(result, Err(ArtifactError::WrongLocation { ref artifact, ref expected })
+            if artifact == "s3://someone-else/guest.wasm" && expected == LOCATION),
+        "{result:?}"
+    );
+}
+
+/// A bucket writer without the key puts back an old `.wasm` and its old (validly signed)
+/// artifact: refused once this host has loaded a newer one. A deliberate rollback re-signs the
+/// old guest, which gives it a newer sequence, and loads.
+#[test]
+fn an_older_artifact_put_back_is_refused_and_a_re_signed_rollback_loads() {
+    let signer = ArtifactSigner::generate().unwrap();
+    let keys = trusting(&signer);
+    let (old, old_sha) = artifact_at(&signer, guests::DEFAULT, &at(100));
+    let (new, new_sha) = artifact_at(&signer, guests::BY_CLICK, &at(200));
+
+    let lambda = engine();
+    lambda
+        .load_artifact(&old, &expect(&old_sha), &keys)
+        .unwrap();
+    lambda
+        .load_artifact(&new, &expect(&new_sha), &keys)
+        .unwrap();
+    assert_eq!(lambda.artifact_floor(LOCATION), 200);
+    // Loading the current artifact again (a cold start of another instance, a 304) is fine.
+    lambda
+        .load_artifact(&new, &expect(&new_sha), &keys)
+        .unwrap();
+
+    let replayed = lambda.load_artifact(&old, &expect(&old_sha), &keys);
+    assert!(
+        matches!(
+            replayed,
+            Err(ArtifactError::Replayed {
+                sequence: 100,
+                newest: 200,
+                ..
+            })
+        ),
+        "{replayed:?}"
+    );
+
+    let (rollback, rollback_sha) = artifact_at(&signer, guests::DEFAULT, &at(300));
+    let guest = lambda
+        .load_artifact(&rollback, &expect(&rollback_sha), &keys)
+        .unwrap();
+    assert_eq!(guest.artifact_sequence(), Some(300));
+    assert_eq!(lambda.artifact_floor(LOCATION), 300);
+    assert_eq!(rollback_sha, old_sha, "the same guest, re-signed");
+    // On a fresh host (a cold start) the rollback loads from its own artifact.
+    let cold = engine();
+    cold.raise_artifact_floor(LOCATION, 200);
+    let guest = cold
+        .load_artifact(&rollback, &expect(&rollback_sha), &keys)
+        .unwrap();
+    assert_eq!(guest.artifact_sequence(), Some(300));
+}
+
+/// A floor kept across cold starts (e.g. in the ledger table) refuses old artifacts from the
+/// first load on.
+#[test]
+fn a_raised_floor_refuses_older_artifacts_from_the_first_load() {
+    let signer = ArtifactSigner::generate().unwrap();
+    let (old, sha) = artifact_at(&signer, guests::DEFAULT, &at(100));
+    let lambda = engine();
+    lambda.raise_artifact_floor(LOCATION, 150);
+    lambda.raise_artifact_floor(LOCATION, 120); // never lowered
+    assert_eq!(lambda.artifact_floor(LOCATION), 150);
+    assert!(matches!(
+        lambda.load_artifact(&old, &expect(&sha), &trusting(&signer)),
+        Err(ArtifactError::Replayed { newest: 150, .. })
+    ));
 }

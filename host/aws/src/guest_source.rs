@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clickrules_builtin::{DEFAULT_GUEST, DEFAULT_GUEST_URI};
-use clickrules_engine::{Arch, ArtifactError, Engine, Guest, GuestInfo, LoadError, sha256_hex};
+use clickrules_engine::{
+    Arch, ArtifactError, ArtifactExpectation, Engine, Guest, GuestInfo, LoadError, sha256_hex,
+};
 use serde::Serialize;
 
 use crate::compile_memory::{
@@ -175,7 +177,12 @@ where
     F: FnOnce(Arch) -> Fut,
     Fut: Future<Output = Result<(String, Vec<u8>), ArtifactUnavailable>>,
 {
-    if let Some(guest) = engine.cached(sha) {
+    // A guest cached from an artifact older than the newest loaded for this location is an
+    // old guest put back: its artifact must be checked again (and is then refused).
+    if let Some(guest) = engine.cached(sha).filter(|g| {
+        g.artifact_sequence()
+            .is_none_or(|sequence| sequence >= engine.artifact_floor(uri))
+    }) {
         return Ok(Loaded {
             guest,
             artifact_note: None,
@@ -260,8 +267,12 @@ where
         });
     };
     let (artifact_uri, bytes) = artifact(arch).await?;
+    let expected = ArtifactExpectation {
+        source_sha256: sha,
+        location: uri,
+    };
     engine
-        .load_artifact(&bytes, sha, &policy.trusted)
+        .load_artifact(&bytes, &expected, &policy.trusted)
         .map_err(|error| ArtifactUnavailable::Refused {
             uri: artifact_uri,
             error,

@@ -131,7 +131,7 @@ fn a_signed_artifact_is_loaded_instead_of_compiling() {
     let wasm = clickrules_builtin::DEFAULT_GUEST;
     let signer = clickrules_engine::ArtifactSigner::generate().unwrap();
     let artifact = engine()
-        .precompile(wasm, Arch::host().unwrap(), &signer)
+        .precompile(wasm, Arch::host().unwrap(), &signer, &binding())
         .unwrap();
     let store = FakeStore::answering(vec![
         object(wasm, "\"e1\"", "v1"),
@@ -193,7 +193,7 @@ fn an_artifact_of_an_older_upload_is_refused() {
     let new = clickrules_tests::guest_bytes(clickrules_tests::guests::BY_CLICK);
     let signer = clickrules_engine::ArtifactSigner::generate().unwrap();
     let stale = engine()
-        .precompile(old, Arch::host().unwrap(), &signer)
+        .precompile(old, Arch::host().unwrap(), &signer, &binding())
         .unwrap();
     let store = FakeStore::answering(vec![
         object(&new, "\"e2\"", "v2"),
@@ -537,10 +537,10 @@ fn a_new_artifact_cures_a_remembered_unsigned_failure() {
     let artifact_key = format!("rule.wasm.{}.cwasm", Arch::host().unwrap());
     let old = clickrules_tests::guest_bytes(clickrules_tests::guests::BY_CLICK);
     let stale = engine()
-        .precompile(&old, Arch::host().unwrap(), &signer)
+        .precompile(&old, Arch::host().unwrap(), &signer, &binding())
         .unwrap();
     let good = engine()
-        .precompile(wasm, Arch::host().unwrap(), &signer)
+        .precompile(wasm, Arch::host().unwrap(), &signer, &binding())
         .unwrap();
     let store = FakeStore::answering(vec![
         // Cold start: the .wasm is there, its artifact not yet.
@@ -728,7 +728,7 @@ fn a_signed_artifact_cures_a_guest_too_heavy_to_compile() {
     let signer = clickrules_engine::ArtifactSigner::generate().unwrap();
     let artifact_key = format!("rule.wasm.{}.cwasm", Arch::host().unwrap());
     let artifact = engine()
-        .precompile(&heavy, Arch::host().unwrap(), &signer)
+        .precompile(&heavy, Arch::host().unwrap(), &signer, &binding())
         .unwrap();
     let store = FakeStore::answering(vec![
         object(clickrules_builtin::DEFAULT_GUEST, "\"e1\"", "v1"),
@@ -759,4 +759,9 @@ fn a_signed_artifact_cures_a_guest_too_heavy_to_compile() {
     );
     assert_eq!(cured.info.sha256, sha256_hex(&heavy));
     assert_eq!((source.stats().compiles, source.stats().artifacts), (1, 1));
+}
+
+/// The binding artifacts of the guest at [`uri`] are signed with.
+fn binding() -> clickrules_engine::ArtifactBinding {
+    clickrules_engine::ArtifactBinding::now(uri().to_string())
 }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use clickrules_engine::{Arch, Guest};
+use clickrules_engine::{Arch, ArtifactExpectation, Guest};
 
 use super::{Cached, S3GuestSource, bump};
 use crate::guest_source::{ArtifactUnavailable, CurrentGuest, FetchKind, GuestSourceError};
@@ -104,9 +104,14 @@ impl<O: ObjectStore> S3GuestSource<O> {
                 };
             }
         };
+        let location = self.uri().to_string();
+        let expected = ArtifactExpectation {
+            source_sha256: &failed.sha256,
+            location: &location,
+        };
         match self
             .engine
-            .load_artifact(&artifact.bytes, &failed.sha256, &policy.trusted)
+            .load_artifact(&artifact.bytes, &expected, &policy.trusted)
         {
             Ok(guest) => Probe::Cured(guest),
             Err(error) => Probe::Unusable {

@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Args;
 use clickrules_aws::{GUEST_LOCATION_FORMS, GuestLocation, S3Uri};
-use clickrules_engine::Arch;
+use clickrules_engine::{Arch, ArtifactBinding};
 
 use crate::args::{EngineArgs, load_guest};
 use crate::remote::Object;
@@ -84,10 +84,13 @@ pub fn run(args: UploadArgs) -> anyhow::Result<ExitCode> {
         }
     }
     if let Some(signer) = &signer {
+        // One sequence for every architecture: this upload is one signed act, newer than every
+        // artifact signed before for this location (a rollback is an upload of an old guest).
+        let binding = ArtifactBinding::now(target.to_string());
         for arch in arches {
             let start = Instant::now();
             let artifact = engine
-                .precompile(&bytes, arch, signer)
+                .precompile(&bytes, arch, signer, &binding)
                 .with_context(|| format!("cannot precompile {}", args.guest.display()))?;
             if !args.json {
                 render::emit(&format!(

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use clickrules_aws::{ArtifactPolicy, AwsClients, GuestSource, S3GuestSource, S3Uri};
 use clickrules_engine::{Engine, EngineConfig, LoadedFrom, TrustedKeys};
-use clickrules_tests::guests;
+use clickrules_tests::{guest_bytes, guests};
 use moto::Moto;
 use run::{clickrules, field};
 
@@ -231,4 +231,110 @@ fn tempdir() -> std::path::PathBuf {
     ));
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// A bucket writer without the key puts back an older `.wasm` with its older, validly signed
+/// artifact: the Lambda refuses it (`CLICKRULES_REQUIRE_SIGNED=true`) because it already loaded
+/// a newer signed guest for that location. Rolling back with `clickrules upload` re-signs the
+/// old guest with a new sequence, and the Lambda takes it on the next press.
+#[test]
+fn an_old_signed_guest_put_back_is_refused_and_an_upload_rolls_back() {
+    let Some(Bucket {
+        moto: _moto,
+        rt,
+        s3,
+        endpoint,
+    }) = Bucket::start("an_old_signed_guest_put_back_is_refused_and_an_upload_rolls_back")
+    else {
+        return;
+    };
+    let dir = tempdir();
+    let key_file = dir.join("signing.pem");
+    let key_file = key_file.to_str().unwrap();
+    let public = field(
+        &stdout(&clickrules(&["key", "new", key_file], &endpoint, &[])),
+        "public key",
+    );
+    let destination = "s3://guests/guest.wasm";
+    let upload = |guest: &str| {
+        stdout(&clickrules(
+            &["upload", guest, destination, "--signing-key", key_file],
+            &endpoint,
+            &[],
+        ))
+    };
+    let arch = clickrules_engine::Arch::host().unwrap();
+    let artifact_key = arch.artifact_name("guest.wasm");
+    let get = |key: &str| {
+        rt.block_on(async {
+            let out = s3
+                .get_object()
+                .bucket("guests")
+                .key(key)
+                .send()
+                .await
+                .unwrap();
+            out.body.collect().await.unwrap().into_bytes().to_vec()
+        })
+    };
+    let put = |key: &str, bytes: Vec<u8>| {
+        rt.block_on(
+            s3.put_object()
+                .bucket("guests")
+                .key(key)
+                .body(bytes.into())
+                .send(),
+        )
+        .unwrap();
+    };
+
+    upload(guests::DEFAULT);
+    let (old_wasm, old_artifact) = (get("guest.wasm"), get(&artifact_key));
+    let engine = Arc::new(Engine::new(EngineConfig::default()).unwrap());
+    let policy = ArtifactPolicy {
+        trusted: public.parse().unwrap(),
+        require: true,
+    };
+    let source = rt
+        .block_on(S3GuestSource::open_with_artifacts(
+            Arc::clone(&engine),
+            s3.clone(),
+            S3Uri::parse(destination).unwrap(),
+            Some(policy),
+        ))
+        .unwrap();
+
+    upload(guests::BY_CLICK);
+    let current = rt.block_on(source.current()).unwrap();
+    assert_eq!(current.info.loaded_from, LoadedFrom::SignedArtifact);
+    assert_eq!(
+        current.guest.sha256(),
+        clickrules_engine::sha256_hex(&guest_bytes(guests::BY_CLICK))
+    );
+
+    // The replay: artifact first, then the .wasm, as a careful attacker would.
+    put(&artifact_key, old_artifact);
+    put("guest.wasm", old_wasm);
+    let refused = rt.block_on(source.current());
+    assert!(
+        matches!(
+            &refused,
+            Err(clickrules_aws::GuestSourceError::Unsigned {
+                reason: clickrules_aws::ArtifactUnavailable::Refused {
+                    error: clickrules_engine::ArtifactError::Replayed { .. },
+                    ..
+                },
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+
+    // The deliberate rollback: the same old guest, uploaded (and so re-signed) again.
+    upload(guests::DEFAULT);
+    let current = rt.block_on(source.current()).unwrap();
+    assert_eq!(
+        current.guest.sha256(),
+        clickrules_engine::sha256_hex(&guest_bytes(guests::DEFAULT))
+    );
 }

@@ -28,7 +28,9 @@ use crate::error::LoadError;
 use crate::keys::{ArtifactSigner, TrustedKeys};
 
 const MAGIC: &[u8; 16] = b"clickrules-cwasm";
-const FORMAT: u32 = 1;
+/// 2: the header binds the guest's location and a signing sequence (format 1 did not, so an
+/// old artifact put back beside an old `.wasm` ran old code).
+const FORMAT: u32 = 2;
 /// Headers are a few hundred bytes; anything longer is not ours.
 const MAX_HEADER_BYTES: usize = 4096;
 const SIGNATURE_BYTES: usize = 64;
@@ -157,6 +159,28 @@ pub enum ArtifactError {
         /// This host's.
         host: String,
     },
+    /// Signed for a guest at another location (an artifact copied from elsewhere).
+    #[error("the artifact was signed for the guest at {artifact}, not {expected}")]
+    WrongLocation {
+        /// The location in the signed header.
+        artifact: String,
+        /// Where this guest is loaded from.
+        expected: String,
+    },
+    /// Older than an artifact this host already loaded for the same location: an old guest put
+    /// back. A deliberate rollback re-signs the old guest, which gives it a new sequence.
+    #[error(
+        "the artifact for {location} has sequence {sequence}, older than {newest} already loaded \
+         here: an older guest was put back; roll back with `clickrules upload` (it re-signs)"
+    )]
+    Replayed {
+        /// The guest's location.
+        location: String,
+        /// The artifact's sequence.
+        sequence: u64,
+        /// The newest sequence loaded for that location.
+        newest: u64,
+    },
     /// Compiled from other source bytes than the guest it is presented for.
     #[error("the artifact was compiled from guest sha256 {artifact}, not {expected}")]
     WrongSource {
@@ -192,6 +216,8 @@ impl ArtifactError {
             ArtifactError::WrongArch { .. } => "wrong_arch",
             ArtifactError::WrongEngine { .. } => "wrong_engine",
             ArtifactError::WrongSource { .. } => "wrong_source",
+            ArtifactError::WrongLocation { .. } => "wrong_location",
+            ArtifactError::Replayed { .. } => "replayed",
             ArtifactError::UnsupportedHost => "unsupported_host",
             ArtifactError::Compile { .. } => "compile",
             ArtifactError::Load(_) => "load",
@@ -214,12 +240,48 @@ pub struct ArtifactHeader {
     pub source_sha256: String,
     /// Size of that `.wasm`.
     pub source_size: u64,
+    /// Where the guest is deployed (`s3://bucket/key`, or a path), as the host names it.
+    pub location: String,
+    /// Signing sequence: milliseconds since the Unix epoch when signed. A host refuses an
+    /// artifact older than one it already loaded for the same location.
+    pub sequence: u64,
     /// BLAKE3 hash of the native code that follows the signature.
     pub native_blake3: String,
     /// Its size.
     pub native_size: u64,
     /// Which key signed it ([`crate::PublicKey::key_id`]).
     pub key_id: String,
+}
+
+/// What an artifact is signed for: where the guest is deployed and when it was signed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArtifactBinding {
+    /// The guest's location, exactly as the deployment names it (`CLICKRULES_GUEST`).
+    pub location: String,
+    /// The signing sequence; [`ArtifactBinding::now`] uses the current time in milliseconds.
+    pub sequence: u64,
+}
+
+impl ArtifactBinding {
+    /// A binding to `location`, sequenced by the current time.
+    pub fn now(location: impl Into<String>) -> Self {
+        let sequence = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        Self {
+            location: location.into(),
+            sequence,
+        }
+    }
+}
+
+/// What the host expects of an artifact it loads for a guest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArtifactExpectation<'a> {
+    /// SHA-256 of the guest's `.wasm`, lowercase hex.
+    pub source_sha256: &'a str,
+    /// Where the guest is loaded from, as the deployment names it.
+    pub location: &'a str,
 }
 
 /// Builds the signed file around `native`.
@@ -326,6 +388,8 @@ mod tests {
             engine: "e".repeat(64),
             source_sha256: "s".repeat(64),
             source_size: 10,
+            location: "s3://guests/rule.wasm".into(),
+            sequence: 1,
             native_blake3: String::new(),
             native_size: 0,
             key_id: String::new(),
@@ -421,25 +485,53 @@ mod tests {
 
         let other = Arch::ALL.into_iter().find(|a| *a != host).unwrap();
         let wrong_arch = signed_junk(&signer, other.as_str(), hash.clone());
+        let any = ArtifactExpectation {
+            source_sha256: "s".repeat(64).leak(),
+            location: "s3://guests/rule.wasm",
+        };
         assert!(matches!(
-            engine.load_artifact(&wrong_arch, &"s".repeat(64), &keys),
+            engine.load_artifact(&wrong_arch, &any, &keys),
             Err(ArtifactError::WrongArch { .. })
         ));
 
         let wrong_engine = signed_junk(&signer, host.as_str(), "0".repeat(64));
         assert!(matches!(
-            engine.load_artifact(&wrong_engine, &"s".repeat(64), &keys),
+            engine.load_artifact(&wrong_engine, &any, &keys),
             Err(ArtifactError::WrongEngine { .. })
         ));
 
         let right = signed_junk(&signer, host.as_str(), hash);
+        let expect = |sha: &'static str| ArtifactExpectation {
+            source_sha256: sha,
+            location: "s3://guests/rule.wasm",
+        };
+        let s = "s".repeat(64).leak();
+        let t = "t".repeat(64).leak();
         assert!(matches!(
-            engine.load_artifact(&right, &"t".repeat(64), &keys),
+            engine.load_artifact(&right, &expect(t), &keys),
             Err(ArtifactError::WrongSource { .. })
         ));
+        let elsewhere = ArtifactExpectation {
+            source_sha256: s,
+            location: "s3://other/rule.wasm",
+        };
+        assert!(matches!(
+            engine.load_artifact(&right, &elsewhere, &keys),
+            Err(ArtifactError::WrongLocation { .. })
+        ));
+        engine.raise_artifact_floor("s3://guests/rule.wasm", 2);
+        assert!(matches!(
+            engine.load_artifact(&right, &expect(s), &keys),
+            Err(ArtifactError::Replayed {
+                sequence: 1,
+                newest: 2,
+                ..
+            })
+        ));
+        let fresh = crate::Engine::new(crate::EngineConfig::default()).unwrap();
         // Everything matches: now, and only now, wasmtime sees the bytes and rejects them.
         assert!(matches!(
-            engine.load_artifact(&right, &"s".repeat(64), &keys),
+            fresh.load_artifact(&right, &expect(s), &keys),
             Err(ArtifactError::Load(LoadError::Invalid { .. }))
         ));
     }

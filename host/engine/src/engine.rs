@@ -10,7 +10,9 @@ use wasmtime::{
 };
 
 use crate::action::{Action, ValidationPolicy, validate_actions, validate_region};
-use crate::artifact::{self, Arch, ArtifactError, ArtifactHeader};
+use crate::artifact::{
+    self, Arch, ArtifactBinding, ArtifactError, ArtifactExpectation, ArtifactHeader,
+};
 use crate::bindings::v0_1_0::clickrules::handler::types as wit;
 use crate::call::{Returned, call_handle, with_true_length};
 use crate::config::{ConfigError, DEFAULT_MAX_CONCURRENT_PRESSES, EngineConfig, Limits};
@@ -56,6 +58,8 @@ pub struct Engine {
     code_config: wasmtime::Config,
     /// Compatibility hash an artifact for this host must carry, computed on first use.
     host_engine_hash: OnceLock<Result<String, ArtifactError>>,
+    /// The newest artifact sequence loaded per guest location: an older one is a replay.
+    artifact_floor: Mutex<HashMap<String, u64>>,
     _ticker: EpochTicker,
 }
 
@@ -126,6 +130,7 @@ impl Engine {
             cache: Mutex::default(),
             code_config,
             host_engine_hash: OnceLock::new(),
+            artifact_floor: Mutex::default(),
             _ticker: ticker,
         })
     }
@@ -179,8 +184,17 @@ impl Engine {
     fn remember(&self, guest: Guest) -> Arc<Guest> {
         let sha = guest.sha256().to_string();
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(raced) = cache.by_sha.get(&sha) {
+        // A guest re-signed later (a rollback) replaces its older copy, so the cache always
+        // holds the newest signature's sequence for it.
+        let newer = |raced: &Guest| guest.artifact_sequence() > raced.artifact_sequence();
+        if let Some(raced) = cache.by_sha.get(&sha)
+            && !newer(raced)
+        {
             return Arc::clone(raced);
+        }
+        if let Some(old) = cache.by_sha.remove(&sha) {
+            cache.order.retain(|s| *s != sha);
+            drop(old);
         }
         if cache.order.len() >= MAX_CACHED_GUESTS
             && let Some(oldest) = cache.order.pop_front()
@@ -193,13 +207,16 @@ impl Engine {
         guest
     }
 
-    /// Compiles a guest for `arch` (on any host) and signs the result, so a Lambda of that
-    /// architecture that trusts `signer`'s public key can skip compiling it.
+    /// Compiles a guest for `arch` (on any host) and signs the result, bound to where the guest
+    /// is deployed and when it was signed, so a Lambda of that architecture that trusts
+    /// `signer`'s public key can skip compiling it, for that location, until a newer one is
+    /// signed.
     pub fn precompile(
         &self,
         wasm: &[u8],
         arch: Arch,
         signer: &ArtifactSigner,
+        binding: &ArtifactBinding,
     ) -> Result<Vec<u8>, ArtifactError> {
         guest::check_bytes(wasm)?;
         let compile_error = |e: wasmtime::Error| ArtifactError::Compile {
@@ -214,6 +231,8 @@ impl Engine {
             engine: artifact::engine_hash(&target),
             source_sha256: sha256_hex(wasm),
             source_size: wasm.len() as u64,
+            location: binding.location.clone(),
+            sequence: binding.sequence,
             native_blake3: String::new(),
             native_size: 0,
             key_id: String::new(),
@@ -221,15 +240,17 @@ impl Engine {
         Ok(artifact::seal(header, &native, signer))
     }
 
-    /// Loads the guest whose `.wasm` has SHA-256 `source_sha256` from a signed artifact. The
-    /// signature, architecture, engine and source are all checked before the native code is
-    /// deserialized; any mismatch is an error and nothing is loaded.
+    /// Loads a guest from a signed artifact. The signature, architecture, engine, source,
+    /// location and sequence are all checked before the native code is deserialized; any
+    /// mismatch is an error and nothing is loaded. A loaded artifact's sequence becomes the
+    /// oldest this engine accepts for its location.
     pub fn load_artifact(
         &self,
         artifact: &[u8],
-        source_sha256: &str,
+        expected: &ArtifactExpectation<'_>,
         trusted: &TrustedKeys,
     ) -> Result<Arc<Guest>, ArtifactError> {
+        let source_sha256 = expected.source_sha256;
         let host = Arch::host().ok_or(ArtifactError::UnsupportedHost)?;
         let (header, native) = artifact::open(artifact, trusted)?;
         if header.arch != host.as_str() {
@@ -251,7 +272,25 @@ impl Engine {
                 expected: source_sha256.to_string(),
             });
         }
-        if let Some(hit) = self.cached(source_sha256) {
+        if header.location != expected.location {
+            return Err(ArtifactError::WrongLocation {
+                artifact: header.location,
+                expected: expected.location.to_string(),
+            });
+        }
+        let newest = self.artifact_floor(expected.location);
+        if header.sequence < newest {
+            return Err(ArtifactError::Replayed {
+                location: header.location,
+                sequence: header.sequence,
+                newest,
+            });
+        }
+        self.raise_artifact_floor(expected.location, header.sequence);
+        if let Some(hit) = self
+            .cached(source_sha256)
+            .filter(|hit| hit.artifact_sequence().is_none_or(|s| s >= header.sequence))
+        {
             return Ok(hit);
         }
         let component = deserialize_verified(&self.wasmtime, native)?;
@@ -263,9 +302,30 @@ impl Engine {
             header.source_size,
             Origin::SignedArtifact {
                 key_id: header.key_id,
+                sequence: header.sequence,
             },
         )?;
         Ok(self.remember(guest))
+    }
+
+    /// The oldest artifact sequence accepted for `location`: the newest loaded (or raised to).
+    pub fn artifact_floor(&self, location: &str) -> u64 {
+        let floor = self
+            .artifact_floor
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        floor.get(location).copied().unwrap_or(0)
+    }
+
+    /// Refuses artifacts for `location` older than `sequence` from now on, e.g. from a floor
+    /// kept in durable storage across cold starts. Never lowers it.
+    pub fn raise_artifact_floor(&self, location: &str, sequence: u64) {
+        let mut floor = self
+            .artifact_floor
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let newest = floor.entry(location.to_string()).or_insert(0);
+        *newest = (*newest).max(sequence);
     }
 
     /// The compatibility hash artifacts for this host must carry: wasmtime's version, the

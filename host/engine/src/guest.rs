@@ -33,8 +33,8 @@ pub struct Guest {
 pub(crate) enum Origin {
     /// Compiled from the `.wasm` by this engine.
     Compiled,
-    /// Deserialized from an artifact signed by this key.
-    SignedArtifact { key_id: String },
+    /// Deserialized from an artifact signed by this key, with this signing sequence.
+    SignedArtifact { key_id: String, sequence: u64 },
 }
 
 impl std::fmt::Debug for Guest {
@@ -62,7 +62,9 @@ impl Guest {
     pub fn info(&self) -> GuestInfo {
         let (loaded_from, signed_by) = match &self.origin {
             Origin::Compiled => (LoadedFrom::Compiled, None),
-            Origin::SignedArtifact { key_id } => (LoadedFrom::SignedArtifact, Some(key_id.clone())),
+            Origin::SignedArtifact { key_id, .. } => {
+                (LoadedFrom::SignedArtifact, Some(key_id.clone()))
+            }
         };
         GuestInfo {
             uri: None,
@@ -73,6 +75,14 @@ impl Guest {
             loaded_from,
             signed_by,
             artifact_note: None,
+        }
+    }
+
+    /// The signing sequence of the artifact it was loaded from, if it was.
+    pub fn artifact_sequence(&self) -> Option<u64> {
+        match &self.origin {
+            Origin::SignedArtifact { sequence, .. } => Some(*sequence),
+            Origin::Compiled => None,
         }
     }
 

@@ -44,7 +44,9 @@ mod unique_json;
 mod wasi_bounds;
 
 pub use action::{Action, ValidationError, ValidationPolicy, validate_actions, validate_region};
-pub use artifact::{Arch, ArtifactError, ArtifactHeader, UnknownArch};
+pub use artifact::{
+    Arch, ArtifactBinding, ArtifactError, ArtifactExpectation, ArtifactHeader, UnknownArch,
+};
 pub use config::{
     ConfigError, DEFAULT_FUEL, DEFAULT_MAX_CONCURRENT_PRESSES, DEFAULT_MEMORY_MB,
     DEFAULT_TIMEOUT_MS, EngineConfig, Limits,

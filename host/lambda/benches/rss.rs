@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use clickrules_engine::{Arch, ArtifactSigner, Engine, EngineConfig};
+use clickrules_engine::{Arch, ArtifactBinding, ArtifactSigner, Engine, EngineConfig};
 use clickrules_tests::guests;
 use runtime_api::{Reply, RuntimeApi};
 use stub::StubServer;
@@ -326,7 +326,13 @@ fn main() {
                 let t = Instant::now();
                 let artifact = Engine::new(EngineConfig::default())
                     .unwrap()
-                    .precompile(&bytes, arch, &signer)
+                    .precompile(
+                        &bytes,
+                        arch,
+                        &signer,
+                        // The location the function loads it from (CLICKRULES_GUEST below).
+                        &ArtifactBinding::now(copy.display().to_string()),
+                    )
                     .unwrap_or_else(|e| panic!("precompile {}: {e}", wasm.display()));
                 eprintln!(
                     "{}: precompiled in {:.1} s, artifact {}",
@@ -339,6 +345,10 @@ fn main() {
                 std::fs::write(&name, artifact).unwrap();
                 extra.push(("CLICKRULES_TRUSTED_KEYS", public_key.clone()));
                 extra.push(("CLICKRULES_REQUIRE_SIGNED", "true".into()));
+            } else {
+                // The Lambda refuses to compile a guest whose estimated compile peak exceeds the
+                // function's memory; this row measures the compile, so give it the room.
+                extra.push(("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "2048".into()));
             }
             extra.push(("CLICKRULES_GUEST", copy.display().to_string()));
         }

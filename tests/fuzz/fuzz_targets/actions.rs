@@ -36,6 +36,7 @@ fuzz_target!(|data: &[u8]| {
             .first()
             .filter(|b| *b % 2 == 0)
             .map(|_| vec!["us-west-1".into()]),
+        allow_unlisted_regions: data.get(1).is_some_and(|b| *b % 2 == 0),
     };
     if validate_actions(&list, &policy).is_ok() {
         assert!(list.len() <= 10);

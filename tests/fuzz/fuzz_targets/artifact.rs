@@ -5,7 +5,9 @@
 
 use std::sync::OnceLock;
 
-use clickrules_engine::{ArtifactError, ArtifactSigner, Engine, EngineConfig, TrustedKeys};
+use clickrules_engine::{
+    ArtifactError, ArtifactExpectation, ArtifactSigner, Engine, EngineConfig, TrustedKeys,
+};
 use libfuzzer_sys::fuzz_target;
 
 const FUZZ_KEY: &str = "-----BEGIN PRIVATE KEY-----
@@ -26,7 +28,11 @@ fn engine_and_keys() -> &'static (Engine, TrustedKeys) {
 fuzz_target!(|data: &[u8]| {
     let (engine, keys) = engine_and_keys();
     let source = "0".repeat(64);
-    match engine.load_artifact(data, &source, keys) {
+    let expected = ArtifactExpectation {
+        source_sha256: &source,
+        location: "s3://fuzz/guest.wasm",
+    };
+    match engine.load_artifact(data, &expected, keys) {
         // Reaching wasmtime would mean a forged signature verified.
         Ok(_) | Err(ArtifactError::Load(_)) => panic!("unsigned bytes got past verification"),
         Err(_) => {}

@@ -33,6 +33,7 @@ mod event;
 mod guest;
 mod keys;
 mod limiter;
+mod prevalidate;
 mod state;
 
 pub use action::{Action, ValidationError, ValidationPolicy, validate_actions, validate_region};
@@ -49,6 +50,16 @@ pub use event::{
 };
 pub use guest::{Guest, MAX_GUEST_BYTES, sha256_hex};
 pub use keys::{ArtifactSigner, KeyError, PublicKey, TrustedKeys};
+pub use prevalidate::limits::{
+    MAX_BLOCKS, MAX_BR_TABLE_TARGETS, MAX_CANONICAL_FUNCTIONS, MAX_CODE_BYTES, MAX_COMPONENT_DEPTH,
+    MAX_COMPONENT_INSTANCES, MAX_COMPONENTS, MAX_CONTROL_DEPTH, MAX_CORE_INSTANCES,
+    MAX_CORE_MODULES, MAX_DATA_BYTES, MAX_DATA_SEGMENTS, MAX_ELEMENT_ITEMS, MAX_ELEMENT_SEGMENTS,
+    MAX_EXPORTS, MAX_FUNCTION_BODY_BYTES, MAX_FUNCTION_LOCALS, MAX_FUNCTIONS, MAX_GLOBALS,
+    MAX_IMPORTS, MAX_LOCALS_TIMES_BLOCKS, MAX_LOCALS_TIMES_CHAINS, MAX_LOOP_CARRIED,
+    MAX_LOOP_DEPTH, MAX_MEMORIES, MAX_TABLES, MAX_TOTAL_LOCALS_TIMES_BLOCKS,
+    MAX_TOTAL_LOCALS_TIMES_CHAINS, MAX_TOTAL_LOOP_CARRIED, MAX_TYPES,
+};
+pub use prevalidate::{CompileLimit, CompileStats, compile_stats};
 
 /// The WIT package every guest implements, as guests name it in their imports.
 pub const WIT_PACKAGE: &str = "clickrules:handler@0.1.0";

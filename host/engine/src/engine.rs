@@ -218,7 +218,7 @@ impl Engine {
         signer: &ArtifactSigner,
         binding: &ArtifactBinding,
     ) -> Result<Vec<u8>, ArtifactError> {
-        guest::check_bytes(wasm)?;
+        guest::check_before_compile(wasm)?;
         let compile_error = |e: wasmtime::Error| ArtifactError::Compile {
             arch,
             message: error_text(&e),

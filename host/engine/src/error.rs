@@ -6,6 +6,7 @@ use serde::{Serialize, Serializer};
 
 use crate::action::ValidationError;
 use crate::event::EventError;
+use crate::prevalidate::CompileLimit;
 
 /// Why guest bytes cannot be run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -76,6 +77,25 @@ pub enum LoadError {
     UnsupportedImport {
         /// The import as named by the guest.
         import: String,
+    },
+    /// Its structure is past a limit that bounds how long and how much memory compiling it
+    /// takes; found before compiling anything.
+    #[error(
+        "the guest is too complex to compile: {location} has {found} {what}, over the limit of \
+         {limit}; build it with optimisations, split the largest functions or drop unused code"
+    )]
+    TooComplex {
+        /// What is counted.
+        what: CompileLimit,
+        /// How many the guest has, as far as checking went: it stops at the first figure past
+        /// a limit, so the whole may be more.
+        found: u64,
+        /// The limit.
+        limit: u64,
+        /// Where: "the component" for totals, or "core module 3, function 17" (modules
+        /// numbered from 0 in the order they appear in the file, functions by their index in
+        /// the module, imported functions first).
+        location: String,
     },
 }
 

@@ -7,6 +7,7 @@ use crate::WIT_PACKAGE;
 use crate::bindings::v0_1_0::ClickHandlerPre;
 use crate::decision::{GuestInfo, LoadedFrom};
 use crate::error::LoadError;
+use crate::prevalidate;
 use crate::state::PressState;
 
 /// Largest guest accepted. Interpreter-based guests (JavaScript, Python) are 10–20 MB.
@@ -118,12 +119,20 @@ pub(crate) fn check_bytes(bytes: &[u8]) -> Result<(), LoadError> {
     Ok(())
 }
 
+/// Everything checked before bytes are compiled: the cheap checks, then the structural limits
+/// that keep a hostile upload from costing minutes and gigabytes of compile.
+pub(crate) fn check_before_compile(bytes: &[u8]) -> Result<(), LoadError> {
+    check_bytes(bytes)?;
+    prevalidate::check(bytes)
+}
+
 pub(crate) fn compile(
     engine: &wasmtime::Engine,
     linker: &Linker<PressState>,
     bytes: &[u8],
     sha256: String,
 ) -> Result<Guest, LoadError> {
+    check_before_compile(bytes)?;
     let component = Component::new(engine, bytes).map_err(|e| LoadError::Invalid {
         message: error_text(&e),
     })?;

@@ -37,6 +37,7 @@ mod host_fns;
 mod keys;
 mod limiter;
 mod off_runtime;
+mod prevalidate;
 mod regions;
 mod state;
 pub mod text;
@@ -60,7 +61,13 @@ pub use event::{
 };
 pub use guest::{Guest, MAX_GUEST_BYTES, sha256_hex};
 pub use keys::{ArtifactSigner, KeyError, PublicKey, TrustedKeys};
+pub use prevalidate::{CompileLimit, CompileStats, compile_stats};
 pub use regions::{KNOWN_REGIONS, is_known_region};
+
+/// The limits a component's structure is checked against before it is compiled.
+pub mod compile_limits {
+    pub use crate::prevalidate::limits::*;
+}
 
 /// The WIT package every guest implements, as guests name it in their imports.
 pub const WIT_PACKAGE: &str = "clickrules:handler@0.1.0";

@@ -17,7 +17,7 @@ const MAX_QUOTED: usize = 64;
 
 /// One thing a press asks the host to do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Action {
     /// Invoke the snapshot function with `{"region": region}`.
     Snapshot {
@@ -72,7 +72,8 @@ pub struct ValidationPolicy {
     pub allow_unlisted_regions: bool,
 }
 
-/// Why a guest's list of actions was rejected. `index` is the 0-based position in the list.
+/// Why a guest's list of actions was rejected. `index` is the 0-based position in the list;
+/// messages number actions from 1, as tables and records do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ValidationError {
     /// More than [`MAX_ACTIONS`].
@@ -84,7 +85,10 @@ pub enum ValidationError {
         max: usize,
     },
     /// Not shaped like an AWS region code.
-    #[error("action {index} (snapshot): {region} is not an AWS region code such as us-west-1")]
+    #[error(
+        "action {} (snapshot): {region} is not an AWS region code such as us-west-1",
+        index + 1
+    )]
     InvalidRegion {
         /// Position in the list.
         index: usize,
@@ -93,8 +97,9 @@ pub enum ValidationError {
     },
     /// Shaped like a region code, but no AWS region this release knows.
     #[error(
-        "action {index} (snapshot): {region} is not a known AWS region; for a region opened \
-         after this release, set CLICKRULES_ALLOW_UNLISTED_REGIONS=true"
+        "action {} (snapshot): {region} is not a known AWS region; for a region opened \
+         after this release, set CLICKRULES_ALLOW_UNLISTED_REGIONS=true",
+        index + 1
     )]
     UnknownRegion {
         /// Position in the list.
@@ -103,7 +108,10 @@ pub enum ValidationError {
         region: String,
     },
     /// A valid code outside the deployment's allow-list.
-    #[error("action {index} (snapshot): region {region} is not in the allowed regions ({allowed})")]
+    #[error(
+        "action {} (snapshot): region {region} is not in the allowed regions ({allowed})",
+        index + 1
+    )]
     RegionNotAllowed {
         /// Position in the list.
         index: usize,
@@ -113,7 +121,10 @@ pub enum ValidationError {
         allowed: String,
     },
     /// Empty or over 100 characters.
-    #[error("action {index} (notify): subject is {len} characters; it must be 1 to {max}")]
+    #[error(
+        "action {} (notify): subject is {len} characters; it must be 1 to {max}",
+        index + 1
+    )]
     SubjectLength {
         /// Position in the list.
         index: usize,
@@ -124,8 +135,9 @@ pub enum ValidationError {
     },
     /// SNS subjects are printable ASCII only.
     #[error(
-        "action {index} (notify): subject contains {found:?} at character {position}; \
-         only printable ASCII is allowed"
+        "action {} (notify): subject contains {found:?} at character {position}; \
+         only printable ASCII is allowed",
+        index + 1
     )]
     SubjectNotPrintable {
         /// Position in the list.
@@ -136,7 +148,10 @@ pub enum ValidationError {
         position: usize,
     },
     /// Empty or over 4096 bytes.
-    #[error("action {index} (notify): message is {len} bytes; it must be 1 to {max}")]
+    #[error(
+        "action {} (notify): message is {len} bytes; it must be 1 to {max}",
+        index + 1
+    )]
     MessageLength {
         /// Position in the list.
         index: usize,
@@ -146,7 +161,10 @@ pub enum ValidationError {
         max: usize,
     },
     /// Over 256 bytes.
-    #[error("action {index} (ignore): reason is {len} bytes; at most {max} are allowed")]
+    #[error(
+        "action {} (ignore): reason is {len} bytes; at most {max} are allowed",
+        index + 1
+    )]
     IgnoreReasonTooLong {
         /// Position in the list.
         index: usize,

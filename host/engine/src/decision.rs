@@ -1,40 +1,29 @@
 //! The decision record: one value per press, printed by the CLI, returned and logged by the
 //! Lambda, and compared by tests.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::action::Action;
 use crate::error::PressError;
 use crate::event::{Click, EventFormat};
 
-/// Which guest decided, so a record can always be traced to exact bytes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// Which guest decided: the exact bytes, and how their code was obtained. Where the bytes came
+/// from (a path, an S3 object and its version) is the caller's to record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GuestInfo {
-    /// Where it came from (`builtin:default`, a path, `s3://...`), set by the caller.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub uri: Option<String>,
     /// SHA-256 of the component bytes, lowercase hex.
     pub sha256: String,
     /// Size of the component in bytes.
     pub size_bytes: u64,
-    /// S3 ETag, when loaded from S3.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub etag: Option<String>,
-    /// S3 version id, when the bucket is versioned.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub version_id: Option<String>,
     /// Whether its native code was compiled here or came from a signed artifact.
     pub loaded_from: LoadedFrom,
     /// The key id that signed the artifact, when it came from one.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signed_by: Option<String>,
-    /// Why a signed artifact was expected but not used, so the guest was compiled instead.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub artifact_note: Option<String>,
 }
 
 /// Where a guest's native code came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LoadedFrom {
     /// Compiled from the `.wasm` by this process.
@@ -44,7 +33,7 @@ pub enum LoadedFrom {
 }
 
 /// Severity of a `host.log` line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogLevel {
     /// Debug detail.
@@ -70,7 +59,7 @@ impl LogLevel {
 }
 
 /// One `host.log` call.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogEntry {
     /// Severity.
     pub level: LogLevel,
@@ -79,21 +68,22 @@ pub struct LogEntry {
 }
 
 /// What the guest wrote through `host.log`, stdout and stderr, each capped.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Output {
     /// `host.log` lines, in order.
+    #[serde(default)]
     pub logs: Vec<LogEntry>,
     /// Log lines dropped once the cap was reached.
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub logs_dropped: u64,
     /// Guest stdout (lossy UTF-8).
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub stdout: String,
     /// Guest stderr (lossy UTF-8).
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub stderr: String,
     /// Bytes of stdout and stderr dropped once the cap was reached.
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub output_dropped_bytes: u64,
 }
 

@@ -108,7 +108,13 @@ pub struct NormalisedEvent {
     pub format: EventFormat,
     /// The press.
     pub click: Click,
+    /// The per-message id the delivery path added (`clickrules_trace_id`, from the IoT topic
+    /// rule's `traceid()`), which identifies this press across redeliveries.
+    pub trace_id: Option<String>,
 }
+
+/// The field an IoT topic rule adds with the message's trace id (`traceid() AS ...`).
+pub const TRACE_ID_FIELD: &str = "clickrules_trace_id";
 
 /// Why an event could not be turned into a click. Each variant names the offending field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -182,7 +188,8 @@ pub fn normalise_event(bytes: &[u8], received_at_ms: u64) -> Result<NormalisedEv
             found: json_kind(&value),
         });
     };
-    if fields.contains_key("deviceEvent") || fields.contains_key("deviceInfo") {
+    let trace_id = trace_id(fields)?;
+    let normalised = if fields.contains_key("deviceEvent") || fields.contains_key("deviceInfo") {
         let event: IoTOneClickEvent = typed(value, ONE_CLICK)?;
         one_click(event, received_at_ms)
     } else if fields.contains_key("serialNumber") || fields.contains_key("clickType") {
@@ -200,6 +207,22 @@ pub fn normalise_event(bytes: &[u8], received_at_ms: u64) -> Result<NormalisedEv
                 names.join(", ")
             },
         })
+    };
+    normalised.map(|event| NormalisedEvent { trace_id, ..event })
+}
+
+/// The delivery's trace id, when the topic rule added one: a press id, so held to the same
+/// character rules as serial numbers.
+fn trace_id(fields: &serde_json::Map<String, Value>) -> Result<Option<String>, EventError> {
+    match fields.get(TRACE_ID_FIELD) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(id)) => serial(Some(id.clone()), "event", TRACE_ID_FIELD).map(Some),
+        Some(other) => Err(EventError::InvalidField {
+            format: "event",
+            field: TRACE_ID_FIELD.into(),
+            value: quote(&other.to_string()),
+            expected: "a string (the IoT rule's traceid())".into(),
+        }),
     }
 }
 
@@ -218,6 +241,7 @@ fn button(event: IoTButtonEvent, received_at_ms: u64) -> Result<NormalisedEvent,
         })
         .transpose()?;
     Ok(NormalisedEvent {
+        trace_id: None,
         format: EventFormat::IotButton,
         click: Click {
             serial_number,
@@ -241,6 +265,7 @@ fn one_click(event: IoTOneClickEvent, received_at_ms: u64) -> Result<NormalisedE
     )?;
     // 1-Click reports remaining life as a percentage, not a voltage.
     Ok(NormalisedEvent {
+        trace_id: None,
         format: EventFormat::IotOneClick,
         click: Click {
             serial_number,
@@ -445,6 +470,27 @@ mod tests {
             err(bad_id),
             EventError::InvalidField { field, .. } if field == "deviceInfo.deviceId"
         ));
+    }
+
+    #[test]
+    fn the_topic_rules_trace_id_is_the_press_id() {
+        let e = normalise_event(
+            br#"{"serialNumber":"G1","clickType":"SINGLE","clickrules_trace_id":"a1b2-c3"}"#,
+            0,
+        )
+        .unwrap();
+        assert_eq!(e.trace_id.as_deref(), Some("a1b2-c3"));
+        let e = normalise_event(br#"{"serialNumber":"G1","clickType":"SINGLE"}"#, 0).unwrap();
+        assert_eq!(e.trace_id, None);
+        for bad in [r#""""#, "5", r#""x\u0007""#] {
+            let json = format!(
+                r#"{{"serialNumber":"G1","clickType":"SINGLE","clickrules_trace_id":{bad}}}"#
+            );
+            assert!(
+                matches!(normalise_event(json.as_bytes(), 0), Err(EventError::InvalidField { field, .. } | EventError::MissingField { field, .. }) if field == TRACE_ID_FIELD),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -68,14 +68,10 @@ impl Guest {
             }
         };
         GuestInfo {
-            uri: None,
             sha256: self.sha256.clone(),
             size_bytes: self.size_bytes,
-            etag: None,
-            version_id: None,
             loaded_from,
             signed_by,
-            artifact_note: None,
         }
     }
 

@@ -1,0 +1,176 @@
+//! The press ledger port: exactly-once effects across retries and duplicate deliveries.
+//!
+//! A press is claimed before its guest runs, its decision is stored before any action runs
+//! (write-ahead, so a retry never runs the guest again), each action's outcome is stored as it
+//! completes, and the press ends completed (a redelivery is answered from the ledger) or open
+//! for a retry (which runs only what is not done). The state machine is here and in the
+//! pipeline; adapters only store it: [`NoLedger`], the in-memory [`MemoryLedger`] (local runs
+//! and tests; it implements the same conditional semantics as the DynamoDB adapter), and
+//! DynamoDB in `clickrules-aws`.
+
+use std::future::Future;
+
+use crate::record::{OutcomeRecord, PressRecord};
+
+/// What a claim found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// Nothing usable is stored: run the press. `attempt` counts deliveries from 1.
+    New {
+        /// Which delivery this is.
+        attempt: u32,
+    },
+    /// The decision is stored (with the outcomes so far): execute only what is not done.
+    Resume {
+        /// Which delivery this is.
+        attempt: u32,
+        /// The record as stored.
+        record: Box<PressRecord>,
+    },
+    /// The press is complete: answer with its record, do nothing.
+    Duplicate {
+        /// The record as stored.
+        record: Box<PressRecord>,
+    },
+    /// Another delivery holds a live lease.
+    InProgress {
+        /// When its lease ends, ms since the epoch.
+        lease_until_ms: u64,
+    },
+}
+
+/// The delivery that holds a press: writes are conditioned on it, so a delivery whose lease
+/// expired and was taken over cannot overwrite its successor's entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// The press.
+    pub press_id: String,
+    /// Which delivery holds it (from the claim).
+    pub attempt: u32,
+}
+
+/// How a press leaves the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// Done for good (succeeded, or failed in a way no retry can change): a redelivery is a
+    /// duplicate.
+    Complete,
+    /// Failed in a way a retry may fix: the next delivery claims it at once and resumes from
+    /// the stored decision, or decides again if none was stored.
+    Retry,
+}
+
+/// The ledger could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LedgerError {
+    /// The store did not answer, or failed, after the client's retries.
+    #[error("the press ledger {table} is unavailable: {message}")]
+    Unavailable {
+        /// Which table (or store).
+        table: String,
+        /// What failed.
+        message: String,
+    },
+    /// The store throttled the request after the client's retries.
+    #[error("the press ledger {table} throttled the request: {message}")]
+    Throttled {
+        /// Which table.
+        table: String,
+        /// The service's explanation.
+        message: String,
+    },
+    /// The store refused the request (permissions, a missing table, a bad key schema).
+    #[error("the press ledger {table} refused the request: {message}")]
+    Refused {
+        /// Which table.
+        table: String,
+        /// The service's explanation.
+        message: String,
+    },
+    /// A stored press could not be read back.
+    #[error("the press ledger holds an unreadable entry for {press_id}: {message}")]
+    Corrupt {
+        /// The press.
+        press_id: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Another delivery took the press over while this one ran (its lease had expired).
+    #[error("press {press_id} was taken over by another delivery; this one stopped")]
+    LostLease {
+        /// The press.
+        press_id: String,
+    },
+}
+
+/// Stores presses for exactly-once execution.
+pub trait Ledger: Send + Sync {
+    /// Whether presses are recorded (the record says `off` otherwise).
+    fn is_on(&self) -> bool;
+
+    /// Claims `press_id` with a lease until `lease_until_ms`, or reports what is stored.
+    fn claim(
+        &self,
+        press_id: &str,
+        lease_until_ms: u64,
+        now_ms: u64,
+    ) -> impl Future<Output = Result<Claim, LedgerError>> + Send;
+
+    /// Stores the decision (the record so far) before any action runs.
+    fn commit(
+        &self,
+        lease: &Lease,
+        record: &PressRecord,
+    ) -> impl Future<Output = Result<(), LedgerError>> + Send;
+
+    /// Stores outcome `number` (from 1); with `end`, also ends the press with `record` in the
+    /// same write.
+    fn outcome(
+        &self,
+        lease: &Lease,
+        number: usize,
+        outcome: &OutcomeRecord,
+        end: Option<(End, &PressRecord)>,
+    ) -> impl Future<Output = Result<(), LedgerError>> + Send;
+
+    /// Ends the press with `record`, without an outcome to store.
+    fn end(
+        &self,
+        lease: &Lease,
+        end: End,
+        record: &PressRecord,
+    ) -> impl Future<Output = Result<(), LedgerError>> + Send;
+}
+
+/// No ledger: every delivery runs in full.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoLedger;
+
+impl Ledger for NoLedger {
+    fn is_on(&self) -> bool {
+        false
+    }
+
+    async fn claim(&self, _: &str, _: u64, _: u64) -> Result<Claim, LedgerError> {
+        Ok(Claim::New { attempt: 1 })
+    }
+
+    async fn commit(&self, _: &Lease, _: &PressRecord) -> Result<(), LedgerError> {
+        Ok(())
+    }
+
+    async fn outcome(
+        &self,
+        _: &Lease,
+        _: usize,
+        _: &OutcomeRecord,
+        _: Option<(End, &PressRecord)>,
+    ) -> Result<(), LedgerError> {
+        Ok(())
+    }
+
+    async fn end(&self, _: &Lease, _: End, _: &PressRecord) -> Result<(), LedgerError> {
+        Ok(())
+    }
+}

@@ -1,0 +1,565 @@
+//! One press, end to end: normalise → claim in the ledger → obtain the guest → decide (guest,
+//! fallback) → validate → preflight → store the decision → execute each action, storing each
+//! outcome → end the press → dead-letter what no retry can fix → record.
+//!
+//! Every host runs this: the Lambda with S3, DynamoDB, Lambda/SNS and SQS adapters, the CLI's
+//! dry run with a dry-run executor, `press --execute` with the real ones, and the test kit with
+//! in-memory ones.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use clickrules_engine::{Click, Decision, Engine, PressError, normalise_event};
+
+use crate::executor::{ActionContext, ActionError, Executor};
+use crate::failure::{Failure, SourceFailure, press_error_info};
+use crate::ledger::{Claim, End, Lease, Ledger, NoLedger};
+use crate::record::{
+    DecisionRecord, ErrorInfo, FallbackRecord, LedgerOutcome, LedgerRecord, OutcomeRecord,
+    OutcomeStatus, PressRecord,
+};
+use crate::sink::{DeadLetters, NoDeadLetters, NoSink, RecordSink};
+use crate::source::{CurrentGuest, GuestSource, SourceError, source_info};
+
+/// How long a press holds its ledger lease when the caller gives no deadline (the CLI).
+const DEFAULT_LEASE_MS: u64 = 60_000;
+
+/// One delivery of a press.
+#[derive(Debug, Clone, Copy)]
+pub struct PressRequest<'a> {
+    /// The delivery's id (the Lambda request id).
+    pub request_id: &'a str,
+    /// The event, as delivered.
+    pub event: &'a [u8],
+    /// The press id, when the caller knows it better than the event (the CLI's `--press-id`);
+    /// otherwise the event's trace id, else `request_id`.
+    pub press_id: Option<&'a str>,
+    /// When the invocation must end, ms since the epoch: the ledger lease ends there.
+    pub deadline_ms: Option<u64>,
+    /// When the press was received, ms since the epoch; now when not given.
+    pub received_at_ms: Option<u64>,
+}
+
+impl<'a> PressRequest<'a> {
+    /// A delivery with only an id and an event.
+    pub fn new(request_id: &'a str, event: &'a [u8]) -> Self {
+        Self {
+            request_id,
+            event,
+            press_id: None,
+            deadline_ms: None,
+            received_at_ms: None,
+        }
+    }
+}
+
+/// What the caller must do with the delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// Nothing more: the press is done (or was done before).
+    Done,
+    /// Fail the delivery, so the platform retries it and finally dead-letters it.
+    Fail,
+    /// The press cannot succeed on retry and was sent to the dead-letter destination with its
+    /// record: end the delivery successfully, with no pointless retries.
+    DeadLettered,
+}
+
+/// A finished press.
+#[derive(Debug, Clone)]
+pub struct PressResult {
+    /// Everything about it.
+    pub record: PressRecord,
+    /// Why it failed, typed.
+    pub failure: Option<Failure>,
+    /// What the caller must do with the delivery.
+    pub disposition: Disposition,
+}
+
+/// The press flow over its ports.
+#[derive(Debug)]
+pub struct Pipeline<S, E, L = NoLedger, D = NoDeadLetters, R = NoSink> {
+    engine: Arc<Engine>,
+    source: S,
+    executor: E,
+    ledger: L,
+    dead_letters: D,
+    sink: R,
+    /// Decides when the configured guest fails (`CLICKRULES_ON_GUEST_ERROR=builtin`).
+    fallback: Option<CurrentGuest>,
+}
+
+impl<S: GuestSource, E: Executor> Pipeline<S, E> {
+    /// A pipeline with no ledger, no dead-letter destination and no record sink.
+    pub fn new(engine: Arc<Engine>, source: S, executor: E) -> Self {
+        Self {
+            engine,
+            source,
+            executor,
+            ledger: NoLedger,
+            dead_letters: NoDeadLetters,
+            sink: NoSink,
+            fallback: None,
+        }
+    }
+}
+
+impl<S, E, L, D, R> Pipeline<S, E, L, D, R> {
+    /// Uses `ledger` for exactly-once effects.
+    pub fn with_ledger<L2: Ledger>(self, ledger: L2) -> Pipeline<S, E, L2, D, R> {
+        Pipeline {
+            engine: self.engine,
+            source: self.source,
+            executor: self.executor,
+            ledger,
+            dead_letters: self.dead_letters,
+            sink: self.sink,
+            fallback: self.fallback,
+        }
+    }
+
+    /// Sends presses no retry can fix to `dead_letters`.
+    pub fn with_dead_letters<D2: DeadLetters>(self, dead_letters: D2) -> Pipeline<S, E, L, D2, R> {
+        Pipeline {
+            engine: self.engine,
+            source: self.source,
+            executor: self.executor,
+            ledger: self.ledger,
+            dead_letters,
+            sink: self.sink,
+            fallback: self.fallback,
+        }
+    }
+
+    /// Hands every finished record to `sink`.
+    pub fn with_sink<R2: RecordSink>(self, sink: R2) -> Pipeline<S, E, L, D, R2> {
+        Pipeline {
+            engine: self.engine,
+            source: self.source,
+            executor: self.executor,
+            ledger: self.ledger,
+            dead_letters: self.dead_letters,
+            sink,
+            fallback: self.fallback,
+        }
+    }
+
+    /// Lets `guest` decide when the configured guest fails.
+    pub fn with_fallback(mut self, guest: Option<CurrentGuest>) -> Self {
+        self.fallback = guest;
+        self
+    }
+
+    /// The guest source.
+    pub fn source(&self) -> &S {
+        &self.source
+    }
+
+    /// The executor.
+    pub fn executor(&self) -> &E {
+        &self.executor
+    }
+
+    /// The ledger.
+    pub fn ledger(&self) -> &L {
+        &self.ledger
+    }
+
+    /// The dead-letter destination.
+    pub fn dead_letters(&self) -> &D {
+        &self.dead_letters
+    }
+
+    /// The record sink.
+    pub fn sink(&self) -> &R {
+        &self.sink
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+}
+
+impl<S, E, L, D, R> Pipeline<S, E, L, D, R>
+where
+    S: GuestSource,
+    E: Executor,
+    L: Ledger,
+    D: DeadLetters,
+    R: RecordSink,
+{
+    /// Runs one delivery of a press. Never panics on bad input or a misbehaving guest: every
+    /// outcome is a record, handed to the sink and returned.
+    pub async fn press(&self, request: PressRequest<'_>) -> PressResult {
+        let started = Instant::now();
+        let mut record = PressRecord::new(request.request_id, self.executor.executes());
+        let outcome = self.run(&request, &mut record).await;
+        let (failure, mut disposition) = match outcome {
+            Ok(done) => (None, done),
+            Err(f) => (Some(f), Disposition::Fail),
+        };
+        if let Some(f) = &failure {
+            record.ok = false;
+            record.failure = Some(f.info());
+            if !f.is_retryable() && !record.dead_lettered && self.dead_letters.is_on() {
+                // Nothing stored for it (a bad event, a failure before the claim): still kept.
+                record.dead_lettered = self.send_dead_letter(request.event, &record).await;
+            }
+            if record.dead_lettered {
+                disposition = Disposition::DeadLettered;
+            }
+        }
+        record.duration_us = started.elapsed().as_micros() as u64;
+        self.sink.record(&record);
+        PressResult {
+            record,
+            failure,
+            disposition,
+        }
+    }
+
+    async fn run(
+        &self,
+        request: &PressRequest<'_>,
+        record: &mut PressRecord,
+    ) -> Result<Disposition, Failure> {
+        let now = now_ms();
+        let received_at = request.received_at_ms.unwrap_or(now);
+        let event = normalise_event(request.event, received_at)
+            .map_err(|e| Failure::Press(PressError::Event(e)))?;
+        record.event_format = Some(event.format);
+        record.click = Some(event.click.clone());
+        record.press_id = request
+            .press_id
+            .map(str::to_string)
+            .or(event.trace_id)
+            .unwrap_or_else(|| request.request_id.to_string());
+
+        let lease_until = request.deadline_ms.unwrap_or(now + DEFAULT_LEASE_MS);
+        let lease = if self.ledger.is_on() {
+            match self
+                .ledger
+                .claim(&record.press_id, lease_until, now)
+                .await?
+            {
+                Claim::New { attempt } => {
+                    record.ledger = LedgerRecord {
+                        outcome: LedgerOutcome::New,
+                        skipped_actions: 0,
+                        attempt: Some(attempt),
+                    };
+                    Lease {
+                        press_id: record.press_id.clone(),
+                        attempt,
+                    }
+                }
+                Claim::Resume {
+                    attempt,
+                    record: stored,
+                } => {
+                    let lease = Lease {
+                        press_id: record.press_id.clone(),
+                        attempt,
+                    };
+                    return self.resume(request, record, *stored, lease).await;
+                }
+                Claim::Duplicate { record: stored } => {
+                    return Ok(duplicate(request, record, *stored)?);
+                }
+                Claim::InProgress { lease_until_ms } => {
+                    record.ledger.outcome = LedgerOutcome::InProgress;
+                    return Err(Failure::InProgress {
+                        press_id: record.press_id.clone(),
+                        lease_until_ms,
+                    });
+                }
+            }
+        } else {
+            Lease {
+                press_id: record.press_id.clone(),
+                attempt: 1,
+            }
+        };
+
+        match self.decide(event.click, record).await {
+            Ok(()) => {}
+            Err(failure) => {
+                self.end_early(&lease, &failure, record).await;
+                return Err(failure);
+            }
+        }
+        let actions = record.actions().to_vec();
+        if let Err(e) = self.executor.preflight(&actions) {
+            let failure = Failure::Preflight(e);
+            self.end_early(&lease, &failure, record).await;
+            return Err(failure);
+        }
+        if actions.is_empty() {
+            record.ok = true;
+            self.ledger.end(&lease, End::Complete, record).await?;
+            return Ok(Disposition::Done);
+        }
+        // Write-ahead: once stored, a retry never runs the guest again.
+        self.ledger.commit(&lease, record).await?;
+        self.execute(request, record, &lease, &[]).await
+    }
+
+    /// A retry of a press whose decision is stored: execute only the actions not yet done.
+    async fn resume(
+        &self,
+        request: &PressRequest<'_>,
+        record: &mut PressRecord,
+        stored: PressRecord,
+        lease: Lease,
+    ) -> Result<Disposition, Failure> {
+        let done_before: Vec<OutcomeRecord> = stored.outcomes.clone();
+        let skipped = done_before
+            .iter()
+            .filter(|o| o.status == OutcomeStatus::Done)
+            .count();
+        *record = PressRecord {
+            request_id: request.request_id.to_string(),
+            executed: self.executor.executes(),
+            outcomes: Vec::new(),
+            failure: None,
+            ok: false,
+            dead_lettered: false,
+            ledger: LedgerRecord {
+                outcome: LedgerOutcome::Resumed,
+                skipped_actions: skipped,
+                attempt: Some(lease.attempt),
+            },
+            ..stored
+        };
+        self.execute(request, record, &lease, &done_before).await
+    }
+
+    /// Obtains the guest and runs it, with the fallback when configured.
+    async fn decide(&self, click: Click, record: &mut PressRecord) -> Result<(), Failure> {
+        let current = match self.source.current().await {
+            Ok(current) => current,
+            Err(e) => match (&self.fallback, e.is_guest_fault()) {
+                (Some(fallback), true) => {
+                    record.fallback = Some(FallbackRecord {
+                        failed_guest: None,
+                        error: source_info(&e),
+                    });
+                    warn_fallback(&e.to_string());
+                    fallback.clone()
+                }
+                _ => return Err(Failure::GuestSource(SourceFailure::new(e))),
+            },
+        };
+        record.guest = Some(current.record.clone());
+        let mut decision = self.engine.press_click(&current.guest, click.clone());
+        if let (Some(error), Some(fallback), None) =
+            (&decision.error, &self.fallback, &record.fallback)
+            && error.is_guest_failure()
+        {
+            record.fallback = Some(FallbackRecord {
+                failed_guest: record.guest.take(),
+                error: press_error_info(error),
+            });
+            warn_fallback(&error.to_string());
+            decision = self.engine.press_click(&fallback.guest, click);
+            record.guest = Some(fallback.record.clone());
+        }
+        record.decision = Some(decision_record(&decision));
+        match decision.error {
+            None => Ok(()),
+            Some(e) => Err(Failure::Press(e)),
+        }
+    }
+
+    /// Runs each action not done before, storing each outcome; the last write also ends the
+    /// press.
+    async fn execute(
+        &self,
+        request: &PressRequest<'_>,
+        record: &mut PressRecord,
+        lease: &Lease,
+        done_before: &[OutcomeRecord],
+    ) -> Result<Disposition, Failure> {
+        let actions = record.actions().to_vec();
+        let todo: Vec<usize> = (0..actions.len())
+            .filter(|i| {
+                done_before
+                    .get(*i)
+                    .is_none_or(|o| o.status != OutcomeStatus::Done)
+            })
+            .collect();
+        record.outcomes = actions
+            .iter()
+            .enumerate()
+            .map(|(i, action)| match done_before.get(i) {
+                Some(o) if o.status == OutcomeStatus::Done => OutcomeRecord {
+                    done_earlier: true,
+                    ..o.clone()
+                },
+                _ => OutcomeRecord {
+                    action: action.clone(),
+                    status: OutcomeStatus::Failed,
+                    receipt: None,
+                    error: Some(ErrorInfo {
+                        kind: "not_run".into(),
+                        message: "not run yet".into(),
+                        retryable: Some(true),
+                    }),
+                    done_earlier: false,
+                },
+            })
+            .collect();
+        if todo.is_empty() {
+            // Every action was done by earlier deliveries: only the end was not stored.
+            record.ok = true;
+            self.ledger.end(lease, End::Complete, record).await?;
+            return Ok(Disposition::Done);
+        }
+        let last = todo.last().copied().unwrap_or_default();
+        // Every failure in the final outcomes is from this delivery: earlier failures are
+        // retried here, and only done actions are kept from before.
+        let mut errors: Vec<ActionError> = Vec::new();
+        for i in todo {
+            let action = &actions[i];
+            let context = ActionContext {
+                press_id: &lease.press_id,
+                number: i + 1,
+            };
+            let outcome = match self.executor.execute(action, context).await {
+                Ok(receipt) => OutcomeRecord {
+                    action: action.clone(),
+                    status: if self.executor.executes() {
+                        OutcomeStatus::Done
+                    } else {
+                        OutcomeStatus::DryRun
+                    },
+                    receipt: Some(receipt),
+                    error: None,
+                    done_earlier: false,
+                },
+                Err(e) => {
+                    let outcome = OutcomeRecord {
+                        action: action.clone(),
+                        status: OutcomeStatus::Failed,
+                        receipt: None,
+                        error: Some(e.info()),
+                        done_earlier: false,
+                    };
+                    errors.push(e);
+                    outcome
+                }
+            };
+            record.outcomes[i] = outcome.clone();
+            if i != last {
+                self.ledger.outcome(lease, i + 1, &outcome, None).await?;
+                continue;
+            }
+            // The last write ends the press; a press no retry can fix is dead-lettered first,
+            // so the stored record says so and a redelivery is answered as done.
+            let failure = actions_failure(&errors, record.outcomes.len());
+            let end = match &failure {
+                Some(f) if f.is_retryable() => End::Retry,
+                _ => End::Complete,
+            };
+            if let Some(f) = &failure
+                && !f.is_retryable()
+                && self.dead_letters.is_on()
+            {
+                record.failure = Some(f.info());
+                record.dead_lettered = self.send_dead_letter(request.event, record).await;
+            }
+            record.ok = failure.is_none();
+            self.ledger
+                .outcome(lease, i + 1, &outcome, Some((end, record)))
+                .await?;
+            return match failure {
+                None => Ok(Disposition::Done),
+                Some(f) => Err(f),
+            };
+        }
+        Ok(Disposition::Done)
+    }
+
+    /// Ends a press that failed before any action ran, keeping the failure it has.
+    async fn end_early(&self, lease: &Lease, failure: &Failure, record: &mut PressRecord) {
+        let end = if failure.is_retryable() {
+            End::Retry
+        } else {
+            End::Complete
+        };
+        record.failure = Some(failure.info());
+        if let Err(e) = self.ledger.end(lease, end, record).await {
+            // The lease then expires and the next delivery takes the press over.
+            tracing::warn!(press_id = %lease.press_id, error = %e, "could not end the press in the ledger");
+        }
+    }
+
+    async fn send_dead_letter(&self, event: &[u8], record: &PressRecord) -> bool {
+        match self.dead_letters.send(event, record).await {
+            Ok(()) => true,
+            Err(e) => {
+                // The delivery fails instead, and the platform's dead-letter path keeps it.
+                tracing::warn!(press_id = %record.press_id, error = %e, "could not dead-letter the press");
+                false
+            }
+        }
+    }
+}
+
+/// A redelivery of a finished press: its stored record, marked as a duplicate. Nothing runs.
+fn duplicate(
+    request: &PressRequest<'_>,
+    record: &mut PressRecord,
+    stored: PressRecord,
+) -> Result<Disposition, Failure> {
+    let failure = stored.failure.clone();
+    let dead_lettered = stored.dead_lettered;
+    *record = PressRecord {
+        request_id: request.request_id.to_string(),
+        ledger: LedgerRecord {
+            outcome: LedgerOutcome::Duplicate,
+            ..stored.ledger
+        },
+        ..stored
+    };
+    match failure {
+        None => Ok(Disposition::Done),
+        // Already kept in the dead-letter queue: done.
+        Some(_) if dead_lettered => Ok(Disposition::DeadLettered),
+        Some(info) => Err(Failure::Repeated { failure: info }),
+    }
+}
+
+/// Why a press whose actions all ran failed, if any did.
+fn actions_failure(errors: &[ActionError], total: usize) -> Option<Failure> {
+    let first = errors.first()?;
+    Some(Failure::Actions {
+        failed: errors.len(),
+        total,
+        first: first.clone(),
+        retryable: errors.iter().any(ActionError::is_retryable),
+    })
+}
+
+fn decision_record(d: &Decision) -> DecisionRecord {
+    DecisionRecord {
+        actions: d.actions.clone(),
+        error: d.error.as_ref().map(press_error_info),
+        instructions: d.instructions,
+        peak_memory_bytes: d.peak_memory_bytes,
+        duration_us: d.duration_us,
+        output: d.output.clone(),
+    }
+}
+
+fn warn_fallback(error: &str) {
+    let error = clickrules_engine::text::escape_control(error);
+    tracing::warn!(%error, "the guest failed; the built-in guest decides this press");
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}

@@ -132,15 +132,16 @@ fn precompile_refuses_a_bomb_and_a_guest_for_another_world() {
     let signer = ArtifactSigner::generate().expect("a key");
     let arch = Arch::host().expect("the tests run on Linux x86_64 or aarch64");
     let funcs = " (func)".repeat(100_000);
+    let binding = clickrules_engine::ArtifactBinding::now("s3://guests/guest.wasm");
     assert!(matches!(
-        engine.precompile(&component(&funcs), arch, &signer),
+        engine.precompile(&component(&funcs), arch, &signer, &binding),
         Err(ArtifactError::Load(LoadError::TooComplex {
             what: CompileLimit::Functions,
             ..
         }))
     ));
     assert!(matches!(
-        engine.precompile(&guest_bytes(guests::WRONG_WORLD), arch, &signer),
+        engine.precompile(&guest_bytes(guests::WRONG_WORLD), arch, &signer, &binding),
         Err(ArtifactError::Load(LoadError::MissingExport { .. }))
     ));
 }

@@ -414,6 +414,116 @@ fn template_passes_cfn_lint() {
     );
 }
 
+/// checkov 3.x, the scanner many users put in front of CloudFormation: no finding, and every
+/// check the template skips carries its reason in the template.
+#[test]
+fn template_passes_checkov() {
+    let output = match Command::new("checkov")
+        .args([
+            "--framework",
+            "cloudformation",
+            "--skip-download",
+            "-o",
+            "json",
+            "-f",
+        ])
+        .arg(template_path())
+        .output()
+    {
+        Ok(output) => output,
+        Err(e) if std::env::var_os("CI").is_none() => {
+            eprintln!(
+                "SKIPPED template_passes_checkov: checkov not runnable ({e}); pip install checkov"
+            );
+            return;
+        }
+        Err(e) => panic!("CI is set and checkov is not runnable ({e}): .ci/run installs it"),
+    };
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "checkov printed no JSON report ({e}):\n{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    let results = &report["results"];
+    let failed = results["failed_checks"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let named: Vec<String> = failed
+        .iter()
+        .map(|c| format!("{} on {}", c["check_id"], c["resource"]))
+        .collect();
+    assert!(failed.is_empty(), "checkov findings: {named:#?}");
+    for skipped in results["skipped_checks"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+    {
+        let reason = skipped["check_result"]["suppress_comment"]
+            .as_str()
+            .unwrap_or("");
+        assert!(
+            reason.len() > 20,
+            "{} is skipped without a reason",
+            skipped["check_id"]
+        );
+    }
+    assert!(
+        results["passed_checks"]
+            .as_array()
+            .is_some_and(|p| !p.is_empty()),
+        "checkov ran no checks: {report}"
+    );
+}
+
+#[test]
+fn alarms_watch_the_dead_letter_queue_and_failed_presses() {
+    let stack = Stack::with(&[]);
+    let dlq = stack.properties("DeadLetterAlarm");
+    assert_eq!(dlq["Namespace"], "AWS/SQS");
+    assert_eq!(dlq["MetricName"], "ApproximateNumberOfMessagesVisible");
+    assert_eq!(dlq["Dimensions"][0]["Value"], "<DeadLetterQueue.QueueName>");
+    assert_eq!(dlq["ComparisonOperator"], "GreaterThanThreshold");
+    assert_eq!(dlq["Threshold"], serde_json::json!(0));
+    let failed = stack.properties("FailedPressAlarm");
+    // The metric the record lines publish (Embedded Metric Format), per function.
+    assert_eq!(failed["Namespace"], clickrules_aws::METRICS_NAMESPACE);
+    assert_eq!(failed["MetricName"], "Failures");
+    assert_eq!(failed["Dimensions"][0]["Name"], "function");
+    assert_eq!(failed["Dimensions"][0]["Value"], "<Function>");
+    // Without an alarm topic the alarms have no actions; with one, both notify it.
+    assert!(dlq.get("AlarmActions").is_none_or(Value::is_null), "{dlq}");
+    let topic = "arn:aws:sns:us-east-1:123456789012:ops";
+    let stack = Stack::with(&[("AlarmTopicArn", topic)]);
+    for alarm in ["DeadLetterAlarm", "FailedPressAlarm"] {
+        assert_eq!(
+            stack.properties(alarm)["AlarmActions"],
+            serde_json::json!([topic]),
+            "{alarm}"
+        );
+    }
+}
+
+#[test]
+fn the_notification_topic_is_encrypted_and_presses_no_retry_can_fix_are_dead_lettered() {
+    let stack = Stack::with(&[]);
+    assert_eq!(
+        stack.properties("NotifyTopic")["KmsMasterKeyId"],
+        "alias/aws/sns"
+    );
+    let env = stack.function_environment();
+    assert_eq!(env["CLICKRULES_DEAD_LETTER_QUEUE_URL"], "<DeadLetterQueue>");
+    let concurrency = Stack::with(&[("ReservedConcurrency", "5")]).properties("Function");
+    assert_eq!(concurrency["ReservedConcurrentExecutions"], "5");
+    let none = stack.properties("Function");
+    assert!(
+        none.get("ReservedConcurrentExecutions")
+            .is_none_or(Value::is_null)
+    );
+}
+
 #[test]
 fn no_policy_grants_a_wildcard_resource_where_an_arn_exists() {
     for stack in variants() {

@@ -46,7 +46,7 @@ fn decision_record_serialises() {
     assert_eq!(json["click"]["battery_mv"], 1705);
     assert_eq!(
         json["actions"][0],
-        serde_json::json!({"type": "ignore", "reason": "chatty"})
+        serde_json::json!({"kind": "ignore", "reason": "chatty"})
     );
     assert_eq!(json["error"], serde_json::Value::Null);
     assert_eq!(json["guest"]["sha256"].as_str().unwrap().len(), 64);

@@ -1,16 +1,21 @@
 //! Actions carried out with the AWS SDK: `snapshot` → `lambda:Invoke`, `notify` →
-//! `sns:Publish`, `ignore` → a log line.
+//! `sns:Publish`, `ignore` → a log line. Each call carries the press id and action number, so a
+//! target can drop the repeat that a crash between an action and its ledger write can cause.
 
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType as LambdaInvocationType;
 use aws_sdk_sns::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_sns::types::MessageAttributeValue;
+use base64::Engine as _;
 use clickrules_engine::Action;
-use serde::Serialize;
+use clickrules_pipeline::{
+    ActionContext, ActionError, ActionTargets, Executor, InvocationType, PreflightError, Receipt,
+    snapshot_payload,
+};
 
 use crate::clients::AwsClients;
-use crate::executor::{ActionError, ActionExecutor, PreflightError, Receipt, check_topic};
 use crate::sdk_error::sdk_error_text;
-use crate::settings::{InvocationType, Settings, SnapshotTarget};
+use crate::settings::Settings;
 
 const INVOKE: &str = "lambda:Invoke";
 const PUBLISH: &str = "sns:Publish";
@@ -25,19 +30,15 @@ const THROTTLE_CODES: [&str; 5] = [
     "RequestLimitExceeded",
 ];
 
-/// The snapshot function's input, exactly `{"region":"..."}` as the original sent it.
-#[derive(Serialize)]
-struct SnapshotPayload<'a> {
-    region: &'a str,
-}
+/// The SNS message attribute naming the press and action (`<press id>#<number>`).
+pub const PRESS_ATTRIBUTE: &str = "clickrules_press";
 
 /// Executes actions against AWS.
 #[derive(Debug, Clone)]
 pub struct AwsExecutor {
     lambda: aws_sdk_lambda::Client,
     sns: aws_sdk_sns::Client,
-    snapshot: SnapshotTarget,
-    topic_arn: Option<String>,
+    targets: ActionTargets,
 }
 
 impl AwsExecutor {
@@ -46,8 +47,7 @@ impl AwsExecutor {
         Self::from_parts(
             clients.lambda.clone(),
             clients.sns.clone(),
-            settings.snapshot.clone(),
-            settings.notify_topic_arn.clone(),
+            settings.targets(),
         )
     }
 
@@ -55,26 +55,18 @@ impl AwsExecutor {
     pub fn from_parts(
         lambda: aws_sdk_lambda::Client,
         sns: aws_sdk_sns::Client,
-        snapshot: SnapshotTarget,
-        topic_arn: Option<String>,
+        targets: ActionTargets,
     ) -> Self {
         Self {
             lambda,
             sns,
-            snapshot,
-            topic_arn,
+            targets,
         }
     }
 
-    async fn snapshot(&self, region: &str) -> Result<Receipt, ActionError> {
-        let target = &self.snapshot;
-        let payload =
-            serde_json::to_vec(&SnapshotPayload { region }).map_err(|e| ActionError::Refused {
-                operation: INVOKE,
-                code: None,
-                message: format!("could not encode the payload: {e}"),
-            })?;
-        let output = self
+    async fn snapshot(&self, region: &str, cx: ActionContext<'_>) -> Result<Receipt, ActionError> {
+        let target = &self.targets.snapshot;
+        let mut invoke = self
             .lambda
             .invoke()
             .function_name(&target.function)
@@ -83,10 +75,13 @@ impl AwsExecutor {
                 InvocationType::RequestResponse => LambdaInvocationType::RequestResponse,
                 InvocationType::Event => LambdaInvocationType::Event,
             })
-            .payload(Blob::new(payload))
-            .send()
-            .await
-            .map_err(|e| sdk_failure(INVOKE, &e))?;
+            .payload(Blob::new(snapshot_payload(region)));
+        if target.invocation_type == InvocationType::RequestResponse {
+            // The payload stays exactly the original's; the press id travels in the client
+            // context, which Lambda hands to synchronously invoked functions.
+            invoke = invoke.client_context(client_context(cx));
+        }
+        let output = invoke.send().await.map_err(|e| sdk_failure(INVOKE, &e))?;
         if let Some(error) = output.function_error() {
             let payload = output
                 .payload()
@@ -107,25 +102,45 @@ impl AwsExecutor {
         })
     }
 
-    async fn notify(&self, subject: &str, message: &str) -> Result<Receipt, ActionError> {
+    async fn notify(
+        &self,
+        subject: &str,
+        message: &str,
+        cx: ActionContext<'_>,
+    ) -> Result<Receipt, ActionError> {
         // The preflight check makes this unreachable in a press; it stays an error, not a
         // panic, for callers that execute single actions.
-        let Some(topic_arn) = &self.topic_arn else {
+        let Some(topic_arn) = &self.targets.topic_arn else {
             return Err(ActionError::Refused {
                 operation: PUBLISH,
                 code: None,
                 message: PreflightError::NoTopic { count: 1 }.to_string(),
             });
         };
-        let output = self
+        let dedup_id = cx.dedup_id();
+        let attribute = MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(&dedup_id)
+            .build()
+            .map_err(|e| ActionError::Refused {
+                operation: PUBLISH,
+                code: None,
+                message: format!("could not build the message attribute: {e}"),
+            })?;
+        let mut publish = self
             .sns
             .publish()
             .topic_arn(topic_arn)
             .subject(subject)
             .message(message)
-            .send()
-            .await
-            .map_err(|e| sdk_failure(PUBLISH, &e))?;
+            .message_attributes(PRESS_ATTRIBUTE, attribute);
+        if topic_arn.ends_with(".fifo") {
+            // A FIFO topic drops a repeat with the same deduplication id for five minutes.
+            publish = publish
+                .message_group_id(cx.press_id)
+                .message_deduplication_id(fifo_dedup_id(&dedup_id));
+        }
+        let output = publish.send().await.map_err(|e| sdk_failure(PUBLISH, &e))?;
         Ok(Receipt::Published {
             topic_arn: topic_arn.clone(),
             message_id: output.message_id().map(str::to_string),
@@ -133,15 +148,23 @@ impl AwsExecutor {
     }
 }
 
-impl ActionExecutor for AwsExecutor {
-    fn preflight(&self, actions: &[Action]) -> Result<(), PreflightError> {
-        check_topic(actions, self.topic_arn.as_deref())
+impl Executor for AwsExecutor {
+    fn executes(&self) -> bool {
+        true
     }
 
-    async fn execute(&self, action: &Action) -> Result<Receipt, ActionError> {
+    fn preflight(&self, actions: &[Action]) -> Result<(), PreflightError> {
+        self.targets.preflight(actions)
+    }
+
+    async fn execute(
+        &self,
+        action: &Action,
+        cx: ActionContext<'_>,
+    ) -> Result<Receipt, ActionError> {
         match action {
-            Action::Snapshot { region } => self.snapshot(region).await,
-            Action::Notify { subject, message } => self.notify(subject, message).await,
+            Action::Snapshot { region } => self.snapshot(region, cx).await,
+            Action::Notify { subject, message } => self.notify(subject, message, cx).await,
             Action::Ignore { reason } => {
                 let reason = clickrules_engine::text::escape_control(reason);
                 tracing::info!(%reason, "ignore");
@@ -149,6 +172,20 @@ impl ActionExecutor for AwsExecutor {
             }
         }
     }
+}
+
+/// `{"custom":{"clickrules_press":"<press id>#<number>"}}`, base64, as Lambda wants it.
+fn client_context(cx: ActionContext<'_>) -> String {
+    let context = serde_json::json!({ "custom": { PRESS_ATTRIBUTE: cx.dedup_id() } });
+    base64::engine::general_purpose::STANDARD.encode(context.to_string())
+}
+
+/// SNS deduplication ids are at most 128 characters of `[A-Za-z0-9!-~]` (printable ASCII):
+/// press ids are printable ASCII already; longer ones keep their distinguishing end.
+fn fifo_dedup_id(id: &str) -> String {
+    let printable: String = id.chars().filter(|c| ('!'..='~').contains(c)).collect();
+    let skip = printable.len().saturating_sub(128);
+    printable[skip..].to_string()
 }
 
 /// Sorts an SDK failure: throttling, a refusal, or a call that never completed.

@@ -13,6 +13,8 @@ const S3_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The same for one SNS publish. A hung endpoint otherwise holds the press until the function
 /// times out, and the decision record is never logged.
 const SNS_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The same for one SQS send to the dead-letter queue.
+const SQS_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The whole `lambda:Invoke`, retries included. `RequestResponse` waits for the snapshot
 /// function itself, so this is long, yet it ends before the stack's 60 s function timeout so
 /// the press fails with a record naming the hung call.
@@ -37,6 +39,8 @@ pub struct AwsClients {
     pub lambda: aws_sdk_lambda::Client,
     /// `notify` publishes through this.
     pub sns: aws_sdk_sns::Client,
+    /// Presses no retry can fix go to the dead-letter queue through this.
+    pub sqs: aws_sdk_sqs::Client,
 }
 
 impl AwsClients {
@@ -77,10 +81,16 @@ impl AwsClients {
                 t.operation_attempt_timeout(SNS_ATTEMPT_TIMEOUT)
             }))
             .build();
+        let sqs = aws_sdk_sqs::config::Builder::from(config)
+            .timeout_config(timeouts(|t| {
+                t.operation_attempt_timeout(SQS_ATTEMPT_TIMEOUT)
+            }))
+            .build();
         Self {
             s3: aws_sdk_s3::Client::from_conf(s3),
             lambda: aws_sdk_lambda::Client::from_conf(lambda),
             sns: aws_sdk_sns::Client::from_conf(sns),
+            sqs: aws_sdk_sqs::Client::from_conf(sqs),
         }
     }
 }

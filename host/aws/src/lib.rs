@@ -1,25 +1,23 @@
-//! The AWS edge of clickrules: deployment settings from `CLICKRULES_*` variables, guests from
-//! S3 with hot swap, actions carried out through Lambda and SNS, and the press handler that
-//! ties them to the engine and produces one [`PressRecord`] per press.
+//! The AWS edge of clickrules: adapters for the press pipeline's ports, and the one function
+//! that composes them from a deployment's `CLICKRULES_*` settings.
 //!
-//! The handler is generic over a [`GuestSource`] and an [`ActionExecutor`], so it runs the same
-//! way in the Lambda (S3 + AWS), in the CLI, and in tests (fakes or an emulator).
+//! - guest source: the built-in guest, a file, or an S3 object hot-swapped on every press
+//!   ([`AnySource`], [`S3GuestSource`]), loading signed artifacts when trusted;
+//! - executor: `snapshot` → `lambda:Invoke`, `notify` → `sns:Publish` ([`AwsExecutor`]);
+//! - dead letters: presses no retry can fix → SQS ([`SqsDeadLetters`]);
+//! - record sink: one JSON line per press in CloudWatch Embedded Metric Format ([`RecordLog`]);
+//! - settings: every variable in one table ([`settings::VARIABLES`]).
 //!
 //! ```no_run
-//! use std::sync::Arc;
-//! use clickrules_aws::{AnySource, AwsClients, AwsExecutor, Handler, Settings};
-//! use clickrules_engine::Engine;
+//! use clickrules_aws::{Mode, RecordLog, Settings, compose};
+//! use clickrules_pipeline::PressRequest;
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let settings = Settings::from_process_env()?;
-//! let engine = Arc::new(Engine::new(settings.engine_config())?);
-//! let clients = AwsClients::from_env().await;
-//! let source = AnySource::open(&engine, &settings.guest, &clients.s3, settings.artifacts.as_ref()).await?;
-//! let executor = AwsExecutor::new(&clients, &settings);
-//! let handler = Handler::new(engine, source, executor, settings.on_guest_error)?;
+//! let runtime = compose(&settings, Mode::DryRun, RecordLog::new("local")).await?;
 //! let event = br#"{"serialNumber":"G030JF055364XVRB","batteryVoltage":"1705mV","clickType":"SINGLE"}"#;
-//! let record = handler.handle("local-1", event).await?;
-//! println!("{}", record.to_json());
+//! let result = runtime.pipeline.press(PressRequest::new("local-1", event)).await;
+//! println!("{}", result.record.to_json());
 //! # Ok(())
 //! # }
 //! ```
@@ -29,40 +27,34 @@ mod aws_executor;
 mod body;
 mod clients;
 mod compile_memory;
-mod executor;
+mod compose;
+mod dead_letters;
+mod guest_load;
 mod guest_source;
-mod handler;
 mod location;
 mod object_store;
-mod record;
+mod record_log;
 mod s3_guest;
 mod sdk_error;
 pub mod settings;
 
-#[cfg(test)]
-mod handler_tests;
-
-pub use aws_executor::AwsExecutor;
+pub use aws_executor::{AwsExecutor, PRESS_ATTRIBUTE};
 pub use clients::{AwsClients, config_loader};
 pub use compile_memory::{
     CompileMemoryShortfall, FUNCTION_MEMORY_VARIABLE, check_compile_memory,
     compile_memory_estimate_mb, lambda_function_memory_mb, release_freed_heap,
 };
-pub use executor::{
-    ActionError, ActionExecutor, ActionOutcome, PreflightError, Receipt, check_topic, execute_all,
+pub use compose::{
+    AnyDeadLetters, AnyExecutor, Composed, DeploymentPipeline, InitError, InitPhases, Mode, compose,
 };
-pub use guest_source::{
-    AnySource, ArtifactUnavailable, CurrentGuest, FetchKind, FixedGuest, GuestSource,
-    GuestSourceError, LoadOptions,
-};
-pub use handler::Handler;
+pub use dead_letters::{SqsDeadLetters, dead_letter_body};
+pub use guest_load::{ArtifactUnavailable, GuestSourceError, LoadOptions};
+pub use guest_source::{AnySource, open_builtin, open_file};
 pub use location::{GUEST_LOCATION_FORMS, GuestLocation, S3Uri};
 pub use object_store::{
     FetchError, Fetched, MAX_ARTIFACT_BYTES, MAX_GUEST_OBJECT_BYTES, ObjectStore, S3Object,
 };
-pub use record::{Failure, Fallback, PressFailed, PressRecord};
+pub use record_log::{METRICS_NAMESPACE, RecordLog, outcome, record_line};
 pub use s3_guest::{S3GuestSource, SourceStats};
 pub use sdk_error::sdk_error_text;
-pub use settings::{
-    ArtifactPolicy, InvocationType, OnGuestError, Settings, SettingsError, SnapshotTarget,
-};
+pub use settings::{ArtifactPolicy, OnGuestError, Settings, SettingsError};

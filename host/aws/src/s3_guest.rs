@@ -8,12 +8,10 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use clickrules_engine::{Arch, Engine, Guest, GuestInfo, sha256_hex};
+use clickrules_engine::{Arch, Engine, Guest, GuestBytes};
+use clickrules_pipeline::{CurrentGuest, FetchKind, GuestSource};
 
-use crate::guest_source::{
-    ArtifactUnavailable, CurrentGuest, FetchKind, GuestSource, GuestSourceError, LoadOptions,
-    Loaded, load_guest,
-};
+use crate::guest_load::{ArtifactUnavailable, GuestSourceError, LoadOptions, Loaded, load_guest};
 use crate::location::S3Uri;
 use crate::object_store::{
     FetchError, Fetched, MAX_ARTIFACT_BYTES, MAX_GUEST_OBJECT_BYTES, ObjectStore, S3Object,
@@ -156,18 +154,16 @@ impl<O: ObjectStore> S3GuestSource<O> {
         fetch: FetchKind,
         stale: Option<String>,
     ) -> CurrentGuest {
-        CurrentGuest {
-            info: GuestInfo {
-                uri: Some(self.uri.to_string()),
-                etag: cached.etag.clone(),
-                version_id: cached.version_id.clone(),
-                artifact_note: cached.artifact_note.clone(),
-                ..cached.guest.info()
-            },
-            guest: Arc::clone(&cached.guest),
-            fetch,
-            stale,
-        }
+        let mut current =
+            CurrentGuest::new(Arc::clone(&cached.guest), &self.uri.to_string(), fetch);
+        current.record.etag.clone_from(&cached.etag);
+        current.record.version_id.clone_from(&cached.version_id);
+        current
+            .record
+            .artifact_note
+            .clone_from(&cached.artifact_note);
+        current.record.stale = stale;
+        current
     }
 
     fn artifact_uri(&self, arch: Arch) -> S3Uri {
@@ -180,11 +176,7 @@ impl<O: ObjectStore> S3GuestSource<O> {
     /// Loads new bytes, unless the engine already holds them (e.g. an object re-uploaded with
     /// the same content gets a new version id but needs no compile). Also returns the ETag of
     /// the artifact that was fetched, if one was.
-    async fn load(
-        &self,
-        bytes: Vec<u8>,
-        sha: &str,
-    ) -> (Result<Loaded, GuestSourceError>, Option<String>) {
+    async fn load(&self, bytes: GuestBytes) -> (Result<Loaded, GuestSourceError>, Option<String>) {
         let artifact_etag = Mutex::new(None);
         let fetch_artifact = |arch: Arch| {
             let artifact_etag = &artifact_etag;
@@ -209,7 +201,6 @@ impl<O: ObjectStore> S3GuestSource<O> {
         let loaded = load_guest(
             &self.engine,
             bytes,
-            sha,
             &self.uri.to_string(),
             &self.options,
             fetch_artifact,
@@ -251,7 +242,8 @@ impl<O: ObjectStore> S3GuestSource<O> {
         object: S3Object,
         failed: Option<Box<Failed>>,
     ) -> Result<CurrentGuest, GuestSourceError> {
-        let sha = sha256_hex(&object.bytes);
+        let bytes = GuestBytes::new(object.bytes);
+        let sha = bytes.sha256().to_string();
         if let Some(failed) = failed
             && failed.sha256 == sha
             && !failed.artifact_may_cure
@@ -268,7 +260,7 @@ impl<O: ObjectStore> S3GuestSource<O> {
             }
             return Err(error);
         }
-        let (loaded, artifact_etag) = self.load(object.bytes, &sha).await;
+        let (loaded, artifact_etag) = self.load(bytes).await;
         match loaded {
             Ok(loaded) => {
                 let fresh = Cached {
@@ -314,6 +306,8 @@ fn unconditional_304(uri: &str) -> FetchError {
 }
 
 impl<O: ObjectStore> GuestSource for S3GuestSource<O> {
+    type Error = GuestSourceError;
+
     async fn current(&self) -> Result<CurrentGuest, GuestSourceError> {
         let (cached, failed) = {
             let state = self.state();

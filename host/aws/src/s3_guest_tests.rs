@@ -144,10 +144,10 @@ fn a_signed_artifact_is_loaded_instead_of_compiling() {
         None,
     );
     assert_eq!(
-        current.info.loaded_from,
+        current.record.loaded_from,
         clickrules_engine::LoadedFrom::SignedArtifact
     );
-    assert_eq!(current.info.signed_by, Some(signer.public_key().key_id()));
+    assert_eq!(current.record.signed_by, Some(signer.public_key().key_id()));
     assert_eq!((source.stats().compiles, source.stats().artifacts), (0, 1));
 }
 
@@ -165,7 +165,7 @@ fn a_missing_artifact_compiles_and_says_why_unless_signatures_are_required() {
             FetchKind::Downloaded,
             None,
         )
-        .info;
+        .record;
     assert_eq!(info.loaded_from, clickrules_engine::LoadedFrom::Compiled);
     let note = info.artifact_note.as_deref().unwrap();
     assert!(note.starts_with("compiled the .wasm: "), "{note}");
@@ -221,11 +221,11 @@ fn not_modified_keeps_the_compiled_guest() {
     let store = FakeStore::answering(vec![object(v1, "\"e1\"", "v1"), not_modified()]);
     let source = block_on(S3GuestSource::open(engine(), &store, uri())).unwrap();
     let current = block_on(source.current()).unwrap();
-    assert_eq!(current.fetch, FetchKind::NotModified);
-    assert_eq!(current.info.etag.as_deref(), Some("\"e1\""));
-    assert_eq!(current.info.version_id.as_deref(), Some("v1"));
-    assert_eq!(current.info.uri.as_deref(), Some("s3://guests/rule.wasm"));
-    assert_eq!(current.info.sha256, sha256_hex(v1));
+    assert_eq!(current.record.fetch, FetchKind::NotModified);
+    assert_eq!(current.record.etag.as_deref(), Some("\"e1\""));
+    assert_eq!(current.record.version_id.as_deref(), Some("v1"));
+    assert_eq!(current.record.uri, "s3://guests/rule.wasm");
+    assert_eq!(current.record.sha256, sha256_hex(v1));
     assert_eq!(store.if_none_match(), [None, Some("\"e1\"".to_string())]);
     let stats = source.stats();
     assert_eq!(
@@ -244,10 +244,10 @@ fn a_new_object_replaces_the_guest() {
     ]);
     let source = block_on(S3GuestSource::open(engine(), &store, uri())).unwrap();
     let current = block_on(source.current()).unwrap();
-    assert_eq!(current.fetch, FetchKind::Downloaded);
-    assert_eq!(current.info.sha256, sha256_hex(&v2));
+    assert_eq!(current.record.fetch, FetchKind::Downloaded);
+    assert_eq!(current.record.sha256, sha256_hex(&v2));
     assert_eq!(current.guest.sha256(), sha256_hex(&v2));
-    assert_eq!(current.info.version_id.as_deref(), Some("v2"));
+    assert_eq!(current.record.version_id.as_deref(), Some("v2"));
     assert_eq!(source.stats().compiles, 2);
 }
 
@@ -257,9 +257,9 @@ fn transient_failure_runs_the_cached_guest_and_says_so() {
     let store = FakeStore::answering(vec![object(v1, "\"e1\"", "v1"), transient()]);
     let source = block_on(S3GuestSource::open(engine(), &store, uri())).unwrap();
     let current = block_on(source.current()).unwrap();
-    assert_eq!(current.fetch, FetchKind::Stale);
-    assert_eq!(current.stale.as_deref(), Some("HTTP 503 SlowDown"));
-    assert_eq!(current.info.sha256, sha256_hex(v1));
+    assert_eq!(current.record.fetch, FetchKind::Stale);
+    assert_eq!(current.record.stale.as_deref(), Some("HTTP 503 SlowDown"));
+    assert_eq!(current.record.sha256, sha256_hex(v1));
     assert_eq!(source.stats().stale, 1);
 }
 
@@ -395,11 +395,11 @@ fn a_failed_object_is_remembered_by_etag_until_it_changes() {
     );
     // A fix back to the good object works on its next press, without a compile.
     let fixed = block_on(source.current()).unwrap();
-    assert_eq!(fixed.fetch, FetchKind::Downloaded);
-    assert_eq!(fixed.info.sha256, sha256_hex(good));
-    assert_eq!(fixed.info.version_id.as_deref(), Some("v4"));
+    assert_eq!(fixed.record.fetch, FetchKind::Downloaded);
+    assert_eq!(fixed.record.sha256, sha256_hex(good));
+    assert_eq!(fixed.record.version_id.as_deref(), Some("v4"));
     let again = block_on(source.current()).unwrap();
-    assert_eq!(again.fetch, FetchKind::NotModified);
+    assert_eq!(again.record.fetch, FetchKind::NotModified);
 
     let e = |etag: &str| Some(etag.to_string());
     assert_eq!(
@@ -483,11 +483,11 @@ fn a_304_updates_the_version_id_and_keeps_the_compiled_guest() {
     ]);
     let source = block_on(S3GuestSource::open(engine(), &store, uri())).unwrap();
     let current = block_on(source.current()).unwrap();
-    assert_eq!(current.fetch, FetchKind::NotModified);
-    assert_eq!(current.info.version_id.as_deref(), Some("v2"));
-    assert_eq!(current.info.etag.as_deref(), Some("\"e1\""));
+    assert_eq!(current.record.fetch, FetchKind::NotModified);
+    assert_eq!(current.record.version_id.as_deref(), Some("v2"));
+    assert_eq!(current.record.etag.as_deref(), Some("\"e1\""));
     let current = block_on(source.current()).unwrap();
-    assert_eq!(current.info.version_id.as_deref(), Some("v2"));
+    assert_eq!(current.record.version_id.as_deref(), Some("v2"));
     assert_eq!(source.stats().compiles, 1);
 }
 
@@ -604,15 +604,15 @@ fn a_new_artifact_cures_a_remembered_unsigned_failure() {
     let fourth = block_on(source.current());
     assert_eq!(fourth.as_ref().err(), third.as_ref().err());
     let cured = block_on(source.current()).unwrap();
-    assert_eq!(cured.fetch, FetchKind::Downloaded);
+    assert_eq!(cured.record.fetch, FetchKind::Downloaded);
     assert_eq!(
-        cured.info.loaded_from,
+        cured.record.loaded_from,
         clickrules_engine::LoadedFrom::SignedArtifact
     );
-    assert_eq!(cured.info.sha256, sha256_hex(wasm));
-    assert_eq!(cured.info.etag.as_deref(), Some("\"e1\""));
+    assert_eq!(cured.record.sha256, sha256_hex(wasm));
+    assert_eq!(cured.record.etag.as_deref(), Some("\"e1\""));
     let again = block_on(source.current()).unwrap();
-    assert_eq!(again.fetch, FetchKind::NotModified);
+    assert_eq!(again.record.fetch, FetchKind::NotModified);
 
     let artifact = artifact_key.as_str();
     assert_eq!(
@@ -754,10 +754,10 @@ fn a_signed_artifact_cures_a_guest_too_heavy_to_compile() {
     );
     let cured = block_on(source.current()).unwrap();
     assert_eq!(
-        cured.info.loaded_from,
+        cured.record.loaded_from,
         clickrules_engine::LoadedFrom::SignedArtifact
     );
-    assert_eq!(cured.info.sha256, sha256_hex(&heavy));
+    assert_eq!(cured.record.sha256, sha256_hex(&heavy));
     assert_eq!((source.stats().compiles, source.stats().artifacts), (1, 1));
 }
 

@@ -6,9 +6,10 @@ use std::sync::Arc;
 use clickrules_engine::{Arch, ArtifactExpectation, Guest};
 
 use super::{Cached, S3GuestSource, bump};
-use crate::guest_source::{ArtifactUnavailable, CurrentGuest, FetchKind, GuestSourceError};
+use crate::guest_load::{ArtifactUnavailable, GuestSourceError};
 use crate::object_store::{Fetched, MAX_ARTIFACT_BYTES, ObjectStore};
 use crate::settings::ArtifactPolicy;
+use clickrules_pipeline::{CurrentGuest, FetchKind};
 
 /// The object the bucket holds now, which could not be loaded. Presses fail with its error
 /// until S3 says the object changed.

@@ -16,12 +16,14 @@ use std::time::{Duration, Instant};
 use aws_config::{Region, SdkConfig};
 use aws_sdk_s3::config::Credentials;
 use clickrules_aws::{
-    ActionError, ArtifactPolicy, ArtifactUnavailable, AwsClients, AwsExecutor, Failure, FetchError,
-    FetchKind, FixedGuest, GuestSourceError, Handler, LoadOptions, MAX_ARTIFACT_BYTES,
-    MAX_GUEST_OBJECT_BYTES, OnGuestError, PressFailed, Receipt, S3GuestSource, S3Uri,
-    SnapshotTarget,
+    ArtifactPolicy, ArtifactUnavailable, AwsClients, AwsExecutor, FetchError, GuestSourceError,
+    LoadOptions, MAX_ARTIFACT_BYTES, MAX_GUEST_OBJECT_BYTES, S3GuestSource, S3Uri,
 };
 use clickrules_engine::Engine;
+use clickrules_pipeline::{
+    ActionError, ActionTargets, Disposition, Failure, FetchKind, FixedGuest, GuestRecord,
+    OutcomeStatus, Pipeline, PressRecord, PressRequest, PressResult, Receipt, SnapshotTarget,
+};
 use clickrules_tests::{fixture, guest_bytes, guests};
 use scripted::{Reply, ScriptedServer};
 use serde_json::Value;
@@ -59,8 +61,10 @@ async fn executor(lambda: &ScriptedServer, sns: &ScriptedServer) -> (AwsExecutor
     let executor = AwsExecutor::from_parts(
         lambda_clients.lambda,
         sns_clients.sns,
-        SnapshotTarget::default(),
-        Some(TOPIC_ARN.into()),
+        ActionTargets {
+            snapshot: SnapshotTarget::default(),
+            topic_arn: Some(TOPIC_ARN.into()),
+        },
     );
     (executor, attempts)
 }
@@ -71,38 +75,62 @@ async fn press(
     actions: &str,
     lambda: &ScriptedServer,
     sns: &ScriptedServer,
-) -> (Result<clickrules_aws::PressRecord, PressFailed>, usize) {
+) -> (PressResult, usize) {
     let engine = engine_with(&[("actions", actions)]);
     let source = FixedGuest::from_bytes(&engine, &guest_bytes(guests::ACTIONS), guests::ACTIONS)
         .expect("the actions guest loads");
     let (executor, attempts) = executor(lambda, sns).await;
-    let handler = Handler::new(engine, source, executor, OnGuestError::Fail).unwrap();
-    let result = handler
-        .handle(test, &fixture("iot-button-single.json"))
-        .await;
+    let pipeline = Pipeline::new(engine, source, executor);
+    let event = fixture("iot-button-single.json");
+    let result = pipeline.press(PressRequest::new(test, &event)).await;
     (result, attempts)
+}
+
+/// The record of a press that succeeded.
+#[track_caller]
+fn succeeded(result: PressResult) -> PressRecord {
+    assert!(result.failure.is_none(), "{:?}", result.failure);
+    assert!(result.record.ok);
+    assert_eq!(result.disposition, Disposition::Done);
+    result.record
+}
+
+/// The guest a record names.
+#[track_caller]
+fn guest(record: &PressRecord) -> &GuestRecord {
+    record.guest.as_ref().expect("the record names the guest")
 }
 
 /// The documented outcome of a failed action: the press fails (so the invocation fails and
 /// AWS retries, then dead-letters it), the record says `ok: false` and lists the action as
 /// failed with `kind` and a message containing `reason`, and the invocation's error message
 /// carries the reason too. Returns the record as JSON.
-fn assert_action_failed(failed: &PressFailed, index: usize, kind: &str, reason: &str) -> Value {
-    let Failure::Actions { first, .. } = &failed.failure else {
-        panic!("expected failed actions, got {:?}", failed.failure);
+#[track_caller]
+fn assert_action_failed(result: &PressResult, index: usize, kind: &str, reason: &str) -> Value {
+    let Some(failure @ Failure::Actions { first, .. }) = &result.failure else {
+        panic!("expected failed actions, got {:?}", result.failure);
     };
     assert_eq!(first.kind(), kind, "{first}");
-    assert!(!failed.record.ok);
-    assert_eq!(failed.record.failure.as_ref(), Some(&failed.failure));
-    let outcome = &failed.record.outcomes[index];
-    let error = outcome.result.as_ref().expect_err("the action failed");
-    assert!(error.to_string().contains(reason), "{error}");
+    assert_eq!(
+        result.disposition,
+        Disposition::Fail,
+        "the invocation fails (no dead-letter queue is configured)"
+    );
+    let record = &result.record;
+    assert!(!record.ok);
+    assert_eq!(record.failure, Some(failure.info()));
+    let outcome = &record.outcomes[index];
+    assert_eq!(outcome.status, OutcomeStatus::Failed);
+    assert!(outcome.receipt.is_none());
+    let error = outcome.error.as_ref().expect("the action failed");
+    assert_eq!(error.kind, kind);
+    assert!(error.message.contains(reason), "{error:?}");
     assert!(
-        failed.to_string().contains(reason),
-        "the invocation's error names the reason: {failed}"
+        failure.to_string().contains(reason),
+        "the invocation's error names the reason: {failure}"
     );
 
-    let json: Value = serde_json::from_str(&failed.record.to_json()).unwrap();
+    let json: Value = serde_json::from_str(&record.to_json()).unwrap();
     assert_eq!(json["ok"], false);
     assert_eq!(json["failure"]["kind"], "actions");
     assert_eq!(json["outcomes"][index]["status"], "failed");
@@ -167,9 +195,12 @@ async fn lambda_throttling_is_retried_then_fails_the_press() {
     );
     let sns = never_called();
     let (result, attempts) = press("lambda-throttled", "snapshot:us-west-1", &lambda, &sns).await;
-    let failed = result.expect_err("a throttled snapshot fails the press");
+    assert!(
+        result.failure.is_some(),
+        "a throttled snapshot fails the press"
+    );
     assert_eq!(lambda.count(), attempts, "retried per the SDK's policy");
-    let json = assert_action_failed(&failed, 0, "throttled", "Rate Exceeded.");
+    let json = assert_action_failed(&result, 0, "throttled", "Rate Exceeded.");
     assert_eq!(json["outcomes"][0]["error"]["retryable"], true);
     assert!(
         lambda.requests().iter().all(|r| r.method == "POST"
@@ -196,13 +227,16 @@ async fn lambda_function_error_is_not_retried_and_fails_the_press() {
     )]);
     let sns = never_called();
     let (result, _) = press("lambda-function-error", "snapshot:us-west-1", &lambda, &sns).await;
-    let failed = result.expect_err("a failed snapshot function fails the press");
+    assert!(
+        result.failure.is_some(),
+        "a failed snapshot function fails the press"
+    );
     assert_eq!(
         lambda.count(),
         1,
         "a function error is not retried by the SDK"
     );
-    let json = assert_action_failed(&failed, 0, "function_error", "no volumes to snapshot");
+    let json = assert_action_failed(&result, 0, "function_error", "no volumes to snapshot");
     assert!(
         json["outcomes"][0]["error"]["message"]
             .as_str()
@@ -223,10 +257,9 @@ async fn lambda_5xx_is_retried_then_fails_the_press() {
     );
     let sns = never_called();
     let (result, attempts) = press("lambda-5xx", "snapshot:us-west-1", &lambda, &sns).await;
-    let failed = result.expect_err("a 5xx fails the press");
     assert_eq!(lambda.count(), attempts, "retried per the SDK's policy");
-    let Failure::Actions { first, .. } = &failed.failure else {
-        panic!("expected failed actions, got {:?}", failed.failure);
+    let Some(Failure::Actions { first, .. }) = &result.failure else {
+        panic!("expected failed actions, got {:?}", result.failure);
     };
     assert!(
         matches!(
@@ -238,7 +271,8 @@ async fn lambda_5xx_is_retried_then_fails_the_press() {
         ),
         "{first:?}"
     );
-    assert_action_failed(&failed, 0, first.kind(), "Lambda is having a bad day");
+    let json = assert_action_failed(&result, 0, first.kind(), "Lambda is having a bad day");
+    assert_eq!(json["outcomes"][0]["error"]["retryable"], true);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -251,10 +285,9 @@ async fn sns_5xx_is_retried_then_fails_the_press() {
     let sns = sns_error(500, "Receiver", "InternalError", "SNS is having a bad day");
     let (result, attempts) =
         press("sns-5xx", "notify:Backup|Started a backup", &lambda, &sns).await;
-    let failed = result.expect_err("a 5xx fails the press");
     assert_eq!(sns.count(), attempts, "retried per the SDK's policy");
-    let Failure::Actions { first, .. } = &failed.failure else {
-        panic!("expected failed actions, got {:?}", failed.failure);
+    let Some(Failure::Actions { first, .. }) = &result.failure else {
+        panic!("expected failed actions, got {:?}", result.failure);
     };
     assert!(
         matches!(
@@ -266,7 +299,7 @@ async fn sns_5xx_is_retried_then_fails_the_press() {
         ),
         "{first:?}"
     );
-    assert_action_failed(&failed, 0, first.kind(), "SNS is having a bad day");
+    assert_action_failed(&result, 0, first.kind(), "SNS is having a bad day");
     assert_eq!(lambda.count(), 0);
 }
 
@@ -287,20 +320,24 @@ async fn sns_authorization_error_is_not_retried_and_fails_the_press() {
         &sns,
     )
     .await;
-    let failed = result.expect_err("a refused publish fails the press");
+    assert!(
+        result.failure.is_some(),
+        "a refused publish fails the press"
+    );
     assert_eq!(sns.count(), 1, "access denied is not retried");
     let json = assert_action_failed(
-        &failed,
+        &result,
         0,
         "refused",
         "not authorized to perform: SNS:Publish",
     );
     assert_eq!(json["outcomes"][0]["error"]["retryable"], false);
-    match &failed.failure {
-        Failure::Actions {
+    match &result.failure {
+        Some(Failure::Actions {
             first: ActionError::Refused { code, .. },
+            retryable: false,
             ..
-        } => assert_eq!(code.as_deref(), Some("AuthorizationError")),
+        }) => assert_eq!(code.as_deref(), Some("AuthorizationError")),
         other => panic!("expected a refused publish, got {other:?}"),
     }
     // The request that was refused was the publish the guest asked for.
@@ -322,9 +359,14 @@ async fn sns_topic_not_found_is_not_retried_and_fails_the_press() {
         &sns,
     )
     .await;
-    let failed = result.expect_err("publishing to a missing topic fails the press");
+    assert!(
+        result.failure.is_some(),
+        "publishing to a missing topic fails the press"
+    );
     assert_eq!(sns.count(), 1, "a missing topic is not retried");
-    assert_action_failed(&failed, 0, "refused", "Topic does not exist");
+    let json = assert_action_failed(&result, 0, "refused", "Topic does not exist");
+    assert_eq!(json["outcomes"][0]["error"]["retryable"], false);
+    assert!(!result.failure.unwrap().is_retryable());
 }
 
 /// SNS throttling (`Throttled`, HTTP 429). The SDK's standard policy does not retry it: its
@@ -342,10 +384,14 @@ async fn sns_throttling_is_not_retried_by_the_sdk_and_fails_the_press() {
         &sns,
     )
     .await;
-    let failed = result.expect_err("a throttled publish fails the press");
+    assert!(
+        result.failure.is_some(),
+        "a throttled publish fails the press"
+    );
     assert_eq!(sns.count(), 1, "the SDK does not retry SNS's Throttled");
-    let json = assert_action_failed(&failed, 0, "throttled", "Rate exceeded");
+    let json = assert_action_failed(&result, 0, "throttled", "Rate exceeded");
     assert_eq!(json["outcomes"][0]["error"]["retryable"], true);
+    assert!(result.failure.unwrap().is_retryable());
 }
 
 /// A press with a snapshot and a notification whose publish fails: the snapshot is done once
@@ -362,35 +408,34 @@ async fn a_failed_notification_fails_the_press_and_the_done_snapshot_is_recorded
         &sns,
     )
     .await;
-    let failed = result.expect_err("the press fails");
     assert_eq!(lambda.count(), 1, "the snapshot ran once");
     assert_eq!(sns.count(), attempts);
-    match &failed.failure {
-        Failure::Actions {
+    match &result.failure {
+        Some(Failure::Actions {
             failed: 1,
             total: 2,
             ..
-        } => {}
+        }) => {}
         other => panic!("expected one failed action of two, got {other:?}"),
     }
+    assert_eq!(result.record.outcomes[0].status, OutcomeStatus::Done);
     assert!(matches!(
-        failed.record.outcomes[0].result,
-        Ok(Receipt::Invoked {
+        result.record.outcomes[0].receipt,
+        Some(Receipt::Invoked {
             status_code: 200,
             ..
         })
     ));
-    let json = assert_action_failed(
-        &failed,
-        1,
-        failed.record.outcomes[1]
-            .result
-            .as_ref()
-            .unwrap_err()
-            .kind(),
-        "SNS is having a bad day",
-    );
+    let kind = result.record.outcomes[1]
+        .error
+        .as_ref()
+        .expect("the notification failed")
+        .kind
+        .clone();
+    let json = assert_action_failed(&result, 1, &kind, "SNS is having a bad day");
     assert_eq!(json["outcomes"][0]["status"], "done");
+    assert_eq!(json["decision"]["actions"][0]["kind"], "snapshot");
+    assert_eq!(json["decision"]["actions"][1]["kind"], "notify");
     assert_eq!(json["outcomes"][0]["receipt"]["executed_version"], "7");
 }
 
@@ -436,13 +481,13 @@ async fn open(
     )
 }
 
-/// A handler whose guest was fetched from `s3` at cold start (the script's first reply must
+/// A pipeline whose guest was fetched from `s3` at cold start (the script's first reply must
 /// be the object), with the built-in guest's snapshot going to `lambda`.
-async fn warm_handler(
+async fn warm_pipeline(
     s3: &ScriptedServer,
     lambda: &ScriptedServer,
 ) -> (
-    Handler<S3GuestSource<aws_sdk_s3::Client>, AwsExecutor>,
+    Pipeline<S3GuestSource<aws_sdk_s3::Client>, AwsExecutor>,
     usize,
 ) {
     let engine = engine_with(&[]);
@@ -450,8 +495,17 @@ async fn warm_handler(
     let source = source.expect("the cold-start fetch succeeds");
     assert_eq!(s3.count(), 1);
     let (executor, _) = executor(lambda, &never_called()).await;
-    let handler = Handler::new(engine, source, executor, OnGuestError::Fail).unwrap();
-    (handler, attempts)
+    (Pipeline::new(engine, source, executor), attempts)
+}
+
+/// One SINGLE press.
+async fn press_single<S, E>(pipeline: &Pipeline<S, E>, request_id: &str) -> PressResult
+where
+    S: clickrules_pipeline::GuestSource,
+    E: clickrules_pipeline::Executor,
+{
+    let event = fixture("iot-button-single.json");
+    pipeline.press(PressRequest::new(request_id, &event)).await
 }
 
 /// S3 5xx at cold start: retried, then init fails naming the reason (Lambda then fails the
@@ -483,11 +537,8 @@ async fn s3_5xx_after_start_is_retried_then_runs_the_cached_guest_marked_stale()
         s3_error(500, "InternalError", "We encountered an internal error."),
     ]);
     let lambda = lambda_ok();
-    let (handler, attempts) = warm_handler(&s3, &lambda).await;
-    let record = handler
-        .handle("s3-5xx", &fixture("iot-button-single.json"))
-        .await
-        .expect("the cached guest decides");
+    let (pipeline, attempts) = warm_pipeline(&s3, &lambda).await;
+    let record = succeeded(press_single(&pipeline, "s3-5xx").await);
     assert_eq!(s3.count(), 1 + attempts, "retried per the SDK's policy");
     assert!(
         s3.requests()[1..].iter().all(|r| r.method == "GET"
@@ -496,15 +547,17 @@ async fn s3_5xx_after_start_is_retried_then_runs_the_cached_guest_marked_stale()
         "every retry is the conditional GET: {:?}",
         s3.requests()
     );
-    assert_eq!(record.guest_fetch, Some(FetchKind::Stale));
-    let why = record.guest_stale.as_deref().unwrap_or_default();
+    assert_eq!(guest(&record).fetch, FetchKind::Stale);
+    let why = guest(&record).stale.as_deref().unwrap_or_default();
     assert!(why.contains("InternalError"), "{why}");
     let json: Value = serde_json::from_str(&record.to_json()).unwrap();
-    assert_eq!(json["guest_fetch"], "stale");
+    assert_eq!(json["guest"]["fetch"], "stale");
+    assert_eq!(json["guest"]["stale"], why);
     assert_eq!(json["guest"]["etag"], "\"e1\"");
     assert_eq!(json["guest"]["version_id"], "v1");
+    assert_eq!(json["outcomes"][0]["status"], "done");
     assert_eq!(lambda.count(), 1);
-    assert_eq!(handler.source().stats().stale, 1);
+    assert_eq!(pipeline.source().stats().stale, 1);
 }
 
 /// S3 access denied at cold start: not retried; init fails telling the operator what to allow.
@@ -532,26 +585,30 @@ async fn s3_access_denied_after_start_fails_the_press_without_running_the_cached
         s3_error(403, "AccessDenied", "Access Denied"),
     ]);
     let lambda = lambda_ok();
-    let (handler, _) = warm_handler(&s3, &lambda).await;
-    let failed = handler
-        .handle("s3-denied", &fixture("iot-button-single.json"))
-        .await
-        .expect_err("the press fails");
+    let (pipeline, _) = warm_pipeline(&s3, &lambda).await;
+    let result = press_single(&pipeline, "s3-denied").await;
     assert_eq!(s3.count(), 2, "access denied is not retried");
+    let failure = result.failure.expect("the press fails");
+    let Failure::GuestSource(source) = &failure else {
+        panic!("expected a guest source failure, got {failure:?}");
+    };
     assert!(
         matches!(
-            failed.failure,
-            Failure::GuestSource(GuestSourceError::Fetch(FetchError::AccessDenied { .. }))
+            source.downcast::<GuestSourceError>(),
+            Some(GuestSourceError::Fetch(FetchError::AccessDenied { .. }))
         ),
-        "{:?}",
-        failed.failure
+        "{failure:?}"
     );
-    assert!(failed.to_string().contains("Access Denied"), "{failed}");
-    assert!(!failed.record.ok);
-    assert!(failed.record.decision.is_none());
-    assert!(failed.record.outcomes.is_empty());
+    assert!(failure.to_string().contains("Access Denied"), "{failure}");
+    assert_eq!(result.disposition, Disposition::Fail);
+    let record = &result.record;
+    assert!(!record.ok);
+    assert_eq!(record.failure, Some(failure.info()));
+    assert!(record.guest.is_none(), "the cached guest is not named");
+    assert!(record.decision.is_none());
+    assert!(record.outcomes.is_empty());
     assert_eq!(lambda.count(), 0, "nothing ran");
-    let json: Value = serde_json::from_str(&failed.record.to_json()).unwrap();
+    let json: Value = serde_json::from_str(&record.to_json()).unwrap();
     assert_eq!(json["ok"], false);
     assert_eq!(json["failure"]["kind"], "guest_source");
 }
@@ -595,17 +652,14 @@ async fn s3_timeout_after_start_is_retried_then_runs_the_cached_guest_marked_sta
         Reply::Hang,
     ]);
     let lambda = lambda_ok();
-    let (handler, attempts) = warm_handler(&s3, &lambda).await;
+    let (pipeline, attempts) = warm_pipeline(&s3, &lambda).await;
     let started = Instant::now();
-    let record = handler
-        .handle("s3-timeout", &fixture("iot-button-single.json"))
-        .await
-        .expect("the cached guest decides");
+    let record = succeeded(press_single(&pipeline, "s3-timeout").await);
     let took = started.elapsed();
     assert_eq!(s3.count(), 1 + attempts, "retried per the SDK's policy");
     assert!(took < LAMBDA_TIMEOUT, "{took:?}");
-    assert_eq!(record.guest_fetch, Some(FetchKind::Stale));
-    let why = record.guest_stale.as_deref().unwrap_or_default();
+    assert_eq!(guest(&record).fetch, FetchKind::Stale);
+    let why = guest(&record).stale.as_deref().unwrap_or_default();
     assert!(why.contains("timeout"), "{why}");
     assert_eq!(lambda.count(), 1);
 }
@@ -736,14 +790,14 @@ async fn s3_304_names_the_current_version() {
         Reply::new(304, &[("ETag", "\"e1\""), ("x-amz-version-id", "v2")], ""),
     ]);
     let lambda = lambda_ok();
-    let (handler, _) = warm_handler(&s3, &lambda).await;
-    let record = handler
-        .handle("s3-304-version", &fixture("iot-button-single.json"))
-        .await
-        .expect("the press succeeds");
-    assert_eq!(record.guest_fetch, Some(FetchKind::NotModified));
-    let guest = &record.decision.as_ref().unwrap().guest;
+    let (pipeline, _) = warm_pipeline(&s3, &lambda).await;
+    let record = succeeded(press_single(&pipeline, "s3-304-version").await);
+    let guest = guest(&record);
+    assert_eq!(guest.fetch, FetchKind::NotModified);
     assert_eq!(guest.version_id.as_deref(), Some("v2"));
     assert_eq!(guest.etag.as_deref(), Some("\"e1\""));
+    let json: Value = serde_json::from_str(&record.to_json()).unwrap();
+    assert_eq!(json["guest"]["fetch"], "not_modified");
+    assert_eq!(json["guest"]["version_id"], "v2");
     assert_eq!(s3.requests()[1].header("If-None-Match"), Some("\"e1\""));
 }

@@ -42,6 +42,19 @@ pub struct EngineArgs {
 }
 
 impl EngineArgs {
+    /// Puts these options over the settings read from the environment: the deployment's
+    /// settings, then what the command line says.
+    pub fn apply(&self, settings: &mut clickrules_aws::Settings) -> anyhow::Result<()> {
+        let config = self.config()?;
+        settings.limits = config.limits;
+        settings.guest_settings.extend(config.settings);
+        if config.allowed_regions.is_some() {
+            settings.allowed_regions = config.allowed_regions;
+        }
+        settings.allow_unlisted_regions |= config.allow_unlisted_regions;
+        Ok(())
+    }
+
     pub fn engine(&self) -> anyhow::Result<Engine> {
         Engine::new(self.config()?).context("invalid engine configuration")
     }

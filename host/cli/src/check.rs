@@ -105,9 +105,7 @@ pub fn evaluate(engine: &Engine, loaded: &LoadedGuest, serial: &str, keep_going:
                     battery_mv,
                     received_at_ms: now_ms(),
                 };
-                let mut d = engine.press_click(&loaded.guest, click);
-                d.guest.uri = Some(loaded.uri.clone());
-                d
+                engine.press_click(&loaded.guest, click)
             });
             // A runaway guest costs the full budget on every press; one proof is enough.
             if let Some(Some(PressError::Deadline { .. } | PressError::FuelExhausted { .. })) =

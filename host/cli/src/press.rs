@@ -1,4 +1,6 @@
-//! `clickrules press`: one simulated press, printed as a table or as the JSON record.
+//! `clickrules press`: one press through the same pipeline the Lambda runs (a dry run by
+//! default; `--execute` runs the actions; `--remote` sends it to the deployed function),
+//! printed as a table or as the press record.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -6,12 +8,12 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
+use clickrules_aws::{GUEST_LOCATION_FORMS, GuestLocation, InitError, Mode, Settings, compose};
 use clickrules_engine::ClickType;
 use clickrules_engine::text::escape_control;
+use clickrules_pipeline::{NoSink, PressRequest};
 
-use clickrules_aws::{GUEST_LOCATION_FORMS, GuestLocation, Settings};
-
-use crate::args::{EngineArgs, load_guest};
+use crate::args::EngineArgs;
 use crate::remote;
 use crate::render;
 
@@ -37,7 +39,8 @@ impl From<ClickArg> for ClickType {
 
 #[derive(Debug, Args)]
 pub struct PressArgs {
-    /// The guest: a .wasm path, s3://BUCKET/KEY, or builtin:default (the default).
+    /// The guest: a .wasm path, s3://BUCKET/KEY, or builtin:default (default: CLICKRULES_GUEST,
+    /// else the built-in guest).
     #[arg(long, value_name = "PATH|S3-URI")]
     guest: Option<String>,
     /// How the button is pressed.
@@ -52,13 +55,17 @@ pub struct PressArgs {
     /// A real event JSON to press with instead (a file, or - for stdin).
     #[arg(long, value_name = "FILE|-")]
     event: Option<PathBuf>,
-    /// Print the decision record as JSON.
+    /// Print the press record as JSON (the same record the Lambda logs and returns).
     #[arg(long)]
     json: bool,
     /// Carry the actions out for real with your AWS credentials (Lambda Invoke, SNS Publish),
     /// configured by the same CLICKRULES_* variables as the Lambda.
     #[arg(long, conflicts_with = "remote")]
     execute: bool,
+    /// The press id (default: the event's clickrules_trace_id, else a new one); give the id of
+    /// an earlier press to deliver it again, as a retry would.
+    #[arg(long, value_name = "ID")]
+    press_id: Option<String>,
     /// Send the press to the deployed Lambda FUNCTION and print the record it returns.
     #[arg(long, value_name = "FUNCTION", conflicts_with = "guest")]
     remote: Option<String>,
@@ -67,20 +74,7 @@ pub struct PressArgs {
 }
 
 pub fn run(args: PressArgs) -> anyhow::Result<ExitCode> {
-    let event = match &args.event {
-        Some(path) if path.as_os_str() == "-" => {
-            let mut buf = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut buf)
-                .context("cannot read the event from stdin")?;
-            buf
-        }
-        Some(path) => {
-            std::fs::read(path).with_context(|| format!("cannot read event {}", path.display()))?
-        }
-        None => simulated_event(&args.serial, args.click.into(), args.battery_mv),
-    };
-
+    let event = read_event(&args)?;
     if let Some(function) = &args.remote {
         return match remote::invoke(function, &event)? {
             Ok(record) => {
@@ -94,64 +88,64 @@ pub fn run(args: PressArgs) -> anyhow::Result<ExitCode> {
         };
     }
 
-    let location = match &args.guest {
-        None => GuestLocation::Builtin,
-        Some(raw) => GuestLocation::parse(raw)
-            .with_context(|| format!("--guest {raw:?}: expected {GUEST_LOCATION_FORMS}"))?,
+    let mut settings = Settings::from_process_env().context("invalid CLICKRULES_* setting")?;
+    if let Some(raw) = &args.guest {
+        settings.guest = GuestLocation::parse(raw)
+            .with_context(|| format!("--guest {raw:?}: expected {GUEST_LOCATION_FORMS}"))?;
+    }
+    args.engine.apply(&mut settings)?;
+    let mode = match args.execute {
+        true => Mode::Execute,
+        false => Mode::DryRun,
     };
-
-    if args.execute {
-        let mut settings = Settings::from_process_env().context("invalid CLICKRULES_* setting")?;
-        if args.guest.is_some() {
-            settings.guest = location;
-        }
-        let config = args.engine.config()?;
-        settings.limits = config.limits;
-        settings.guest_settings.extend(config.settings);
-        settings.allowed_regions = config.allowed_regions.or(settings.allowed_regions);
-        settings.allow_unlisted_regions |= config.allow_unlisted_regions;
-        let (record, ok) = match remote::execute(settings, &event)? {
-            Ok(record) => (record, true),
-            Err(record) => (record, false),
+    let request_id = remote::request_id();
+    let result = remote::runtime()?.block_on(async {
+        let runtime = compose(&settings, mode, NoSink)
+            .await
+            .map_err(|e| match e {
+                // The guest's own error names it; the wrapper would only repeat that.
+                InitError::Guest(e) => anyhow::Error::new(e),
+                other => anyhow::Error::new(other),
+            })?;
+        let request = PressRequest {
+            request_id: &request_id,
+            event: &event,
+            press_id: args.press_id.as_deref(),
+            deadline_ms: None,
+            received_at_ms: None,
+            function_arn: None,
         };
-        if args.json {
-            render::emit(&format!("{}\n", serde_json::to_string_pretty(&record)?))?;
-        } else {
-            render::emit(&render::record(&record))?;
-        }
-        if let (false, Some(failure)) = (ok, &record.failure) {
-            eprintln!("error: {}", escape_control(&failure.to_string()));
-            return Ok(ExitCode::FAILURE);
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
+        anyhow::Ok(runtime.pipeline.press(request).await)
+    })?;
 
-    let engine = args.engine.engine()?;
-    let decision = match &location {
-        GuestLocation::S3(_) => remote::dry_run(engine, &location, &event)?,
-        local => {
-            let path = match local {
-                GuestLocation::Path(path) => Some(path.clone()),
-                _ => None,
-            };
-            let loaded = load_guest(&engine, path.as_ref())?;
-            let mut decision = engine.press(&loaded.guest, &event);
-            decision.guest.uri = Some(loaded.uri);
-            decision
-        }
-    };
-
+    let record = &result.record;
     if args.json {
-        render::emit(&format!("{}\n", serde_json::to_string_pretty(&decision)?))?;
+        render::emit(&format!("{}\n", serde_json::to_string_pretty(record)?))?;
     } else {
-        render::emit(&render::decision(&decision))?;
+        render::emit(&render::record(record))?;
     }
-    Ok(match &decision.error {
+    Ok(match &record.failure {
         None => ExitCode::SUCCESS,
-        Some(e) => {
-            eprintln!("error: {}", escape_control(&e.to_string()));
+        Some(failure) => {
+            eprintln!("error: {}", escape_control(&failure.message));
             ExitCode::FAILURE
         }
+    })
+}
+
+fn read_event(args: &PressArgs) -> anyhow::Result<Vec<u8>> {
+    Ok(match &args.event {
+        Some(path) if path.as_os_str() == "-" => {
+            let mut buf = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut buf)
+                .context("cannot read the event from stdin")?;
+            buf
+        }
+        Some(path) => {
+            std::fs::read(path).with_context(|| format!("cannot read event {}", path.display()))?
+        }
+        None => simulated_event(&args.serial, args.click.into(), args.battery_mv),
     })
 }
 

@@ -1,16 +1,11 @@
-//! The parts of `press` and `upload` that reach AWS: guests from S3, real execution, and
-//! presses sent to the deployed Lambda. Credentials and region come from the usual AWS chain.
+//! The parts of `press` and `upload` that reach AWS directly: presses sent to the deployed
+//! Lambda, and uploads. Credentials and region come from the usual AWS chain.
 
-use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use aws_sdk_lambda::primitives::Blob;
-use clickrules_aws::{
-    AnySource, AwsClients, AwsExecutor, GuestLocation, GuestSource, Handler, PressRecord, S3Uri,
-    Settings,
-};
-use clickrules_engine::{Decision, Engine};
+use clickrules_aws::{AwsClients, S3Uri};
 
 /// A one-thread runtime: the CLI makes a handful of sequential calls.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -18,50 +13,6 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")
-}
-
-/// A dry run with a guest fetched from S3: the decision, nothing executed.
-pub fn dry_run(engine: Engine, location: &GuestLocation, event: &[u8]) -> anyhow::Result<Decision> {
-    runtime()?.block_on(async {
-        let engine = Arc::new(engine);
-        let clients = AwsClients::from_env().await;
-        // A dry run compiles locally: artifacts are for the Lambda.
-        let source = AnySource::open(&engine, location, &clients.s3, None)
-            .await
-            .with_context(|| format!("cannot load guest {}", location.uri()))?;
-        let current = source.current().await?;
-        let mut decision = engine.press(&current.guest, event);
-        decision.guest = current.info;
-        Ok(decision)
-    })
-}
-
-/// A press carried out for real, as the Lambda would, with the caller's credentials.
-pub fn execute(
-    settings: Settings,
-    event: &[u8],
-) -> anyhow::Result<Result<PressRecord, PressRecord>> {
-    runtime()?.block_on(async {
-        let engine = Arc::new(
-            Engine::new(settings.engine_config()).context("invalid engine configuration")?,
-        );
-        let clients = AwsClients::from_env().await;
-        let source = AnySource::open(
-            &engine,
-            &settings.guest,
-            &clients.s3,
-            settings.artifacts.as_ref(),
-        )
-        .await
-        .with_context(|| format!("cannot load guest {}", settings.guest.uri()))?;
-        let executor = AwsExecutor::new(&clients, &settings);
-        let handler = Handler::new(engine, source, executor, settings.on_guest_error)
-            .context("cannot load the built-in fallback guest")?;
-        Ok(match handler.handle(&request_id(), event).await {
-            Ok(record) => Ok(record),
-            Err(failed) => Err(*failed.record),
-        })
-    })
 }
 
 /// Invokes the deployed function with `event` and returns the record it answers with.
@@ -156,7 +107,8 @@ pub fn upload(objects: Vec<Object>) -> anyhow::Result<Vec<Uploaded>> {
     })
 }
 
-fn request_id() -> String {
+/// An id for a press made here: `cli-<ms since the epoch>`.
+pub fn request_id() -> String {
     let ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis());

@@ -3,8 +3,9 @@
 use std::fmt::Write as _;
 use std::io::Write as _;
 
+use clickrules_engine::Action;
 use clickrules_engine::text::escape_control as esc;
-use clickrules_engine::{Action, Decision};
+use clickrules_pipeline::{DecisionRecord, LedgerOutcome, OutcomeStatus, PressRecord, Receipt};
 
 /// Writes to stdout; a reader that went away (`| head`) is not an error.
 pub fn emit(text: &str) -> std::io::Result<()> {
@@ -18,31 +19,6 @@ pub fn emit(text: &str) -> std::io::Result<()> {
     }
 }
 
-/// What executing an action would do, for a dry run.
-pub fn would_do(action: &Action) -> String {
-    match action {
-        Action::Snapshot { region } => {
-            let function = env_or("CLICKRULES_SNAPSHOT_FUNCTION", "scheduled_snapshot");
-            let qualifier = env_or("CLICKRULES_SNAPSHOT_QUALIFIER", "prod");
-            let target = if qualifier.is_empty() {
-                function
-            } else {
-                format!("{function}:{qualifier}")
-            };
-            format!(
-                "would invoke {target} with {}",
-                serde_json::json!({ "region": region })
-            )
-        }
-        Action::Notify { .. } => match std::env::var("CLICKRULES_NOTIFY_TOPIC_ARN") {
-            Ok(topic) if !topic.is_empty() => format!("would publish to {topic}"),
-            _ => "would publish to the notification topic (CLICKRULES_NOTIFY_TOPIC_ARN is not set)"
-                .into(),
-        },
-        Action::Ignore { .. } => "logged only".into(),
-    }
-}
-
 /// `snapshot us-west-1`, `notify "subject"`, `ignore "reason"`. Guest text is escaped, as
 /// everywhere in human output: a guest must not be able to redraw the terminal.
 pub fn action(action: &Action) -> String {
@@ -53,21 +29,17 @@ pub fn action(action: &Action) -> String {
     }
 }
 
-/// The decision of a dry run: what each action would do.
-pub fn decision(d: &Decision) -> String {
-    decision_text(d, false)
-}
-
-/// `executed`: the actions ran, and what each did is listed after this (see [`record`]).
-fn decision_text(d: &Decision, executed: bool) -> String {
+/// A press record as the human table: what arrived, which guest decided, what it decided,
+/// what each action did (or, in a dry run, would do), what it cost, and how it ended.
+pub fn record(r: &PressRecord) -> String {
     let mut out = String::new();
-    let press = match &d.click {
+    let press = match &r.click {
         Some(c) => {
             let battery = c.battery_mv.map_or_else(
                 || "battery not reported".to_string(),
                 |mv| format!("battery {mv} mV"),
             );
-            let format = d.event_format.map_or("click", |f| f.as_str());
+            let format = r.event_format.map_or("click", |f| f.as_str());
             format!(
                 "{} from {} ({battery}), {format} event",
                 c.click_type,
@@ -77,13 +49,54 @@ fn decision_text(d: &Decision, executed: bool) -> String {
         None => "not recognised".into(),
     };
     let _ = writeln!(out, "press      {press}");
-    let _ = writeln!(
-        out,
-        "guest      {} (sha256 {}, {})",
-        esc(d.guest.uri.as_deref().unwrap_or("?")),
-        short_sha(&d.guest.sha256),
-        bytes(d.guest.size_bytes)
-    );
+    if let Some(g) = &r.guest {
+        let _ = writeln!(
+            out,
+            "guest      {} (sha256 {}, {}){}",
+            esc(&g.uri),
+            short_sha(&g.sha256),
+            bytes(g.size_bytes),
+            match &g.signed_by {
+                Some(key) => format!(", from an artifact signed by {key}"),
+                None => String::new(),
+            }
+        );
+        if let Some(why) = &g.stale {
+            let _ = writeln!(out, "stale      ran the cached guest: {}", esc(why));
+        }
+    }
+    if let Some(fallback) = &r.fallback {
+        let _ = writeln!(
+            out,
+            "fallback   the built-in guest decided because {} failed: {}",
+            esc(fallback
+                .failed_guest
+                .as_ref()
+                .map_or("the guest", |g| g.uri.as_str())),
+            esc(&fallback.error.message)
+        );
+    }
+    if let Some(d) = &r.decision {
+        decision(&mut out, r, d);
+    }
+    if r.ledger.outcome != LedgerOutcome::Off {
+        let _ = writeln!(out, "ledger     {}", ledger(r));
+    }
+    // A dry run that passed says all there is to say above.
+    if r.executed || r.failure.is_some() {
+        let _ = writeln!(
+            out,
+            "result     {}",
+            match &r.failure {
+                None => "ok".to_string(),
+                Some(f) => format!("FAILED ({}): {}", f.kind, esc(&f.message)),
+            }
+        );
+    }
+    out
+}
+
+fn decision(out: &mut String, r: &PressRecord, d: &DecisionRecord) {
     match &d.error {
         None => {
             let n = d.actions.len();
@@ -91,17 +104,21 @@ fn decision_text(d: &Decision, executed: bool) -> String {
                 out,
                 "decision   ok: {n} action{} ({})",
                 if n == 1 { "" } else { "s" },
-                if executed {
+                if r.executed {
                     "executed"
                 } else {
                     "dry run: nothing was executed"
                 }
             );
             for (i, a) in d.actions.iter().enumerate() {
-                if executed {
-                    let _ = writeln!(out, "  {}. {}", i + 1, action(a));
-                } else {
-                    let _ = writeln!(out, "  {}. {:<32} {}", i + 1, action(a), would_do(a));
+                let outcome = r.outcomes.get(i);
+                match (r.executed, outcome.and_then(|o| o.receipt.as_ref())) {
+                    (false, Some(receipt)) => {
+                        let _ = writeln!(out, "  {}. {:<32} {}", i + 1, action(a), would(receipt));
+                    }
+                    _ => {
+                        let _ = writeln!(out, "  {}. {}", i + 1, action(a));
+                    }
                 }
                 if let Action::Notify { message, .. } = a {
                     let _ = writeln!(out, "     message: {}", esc(message));
@@ -112,12 +129,7 @@ fn decision_text(d: &Decision, executed: bool) -> String {
             }
         }
         Some(e) => {
-            let _ = writeln!(
-                out,
-                "decision   FAILED ({}): {}",
-                e.kind(),
-                esc(&e.to_string())
-            );
+            let _ = writeln!(out, "decision   FAILED ({}): {}", e.kind, esc(&e.message));
             let _ = writeln!(out, "           nothing would be executed");
         }
     }
@@ -151,50 +163,66 @@ fn decision_text(d: &Decision, executed: bool) -> String {
             d.output.output_dropped_bytes
         );
     }
-    out
+    if r.executed {
+        for (i, outcome) in r.outcomes.iter().enumerate() {
+            let status = match (&outcome.status, &outcome.error) {
+                (OutcomeStatus::Failed, Some(e)) => {
+                    format!("FAILED ({}): {}", e.kind, esc(&e.message))
+                }
+                _ if outcome.done_earlier => "done by an earlier delivery".to_string(),
+                _ => format!(
+                    "done: {}",
+                    outcome
+                        .receipt
+                        .as_ref()
+                        .map(|r| serde_json::to_string(r).unwrap_or_default())
+                        .unwrap_or_default()
+                ),
+            };
+            let _ = writeln!(
+                out,
+                "outcome {}. {:<32} {status}",
+                i + 1,
+                action(&outcome.action)
+            );
+        }
+    }
 }
 
-/// A press carried out on AWS: the decision, then what each action did.
-pub fn record(record: &clickrules_aws::PressRecord) -> String {
-    let mut out = match &record.decision {
-        Some(d) => decision_text(d, true),
-        None => String::from("decision   none: no guest could be obtained\n"),
-    };
-    if let Some(fallback) = &record.fallback {
-        let _ = writeln!(
-            out,
-            "fallback   the built-in guest decided because {} failed: {}",
-            esc(fallback.failed_guest.uri.as_deref().unwrap_or("the guest")),
-            esc(&fallback.error.to_string())
-        );
+/// What a dry run says an action would do.
+fn would(receipt: &Receipt) -> String {
+    match receipt {
+        Receipt::WouldInvoke {
+            target, payload, ..
+        } => format!("would invoke {target} with {payload}"),
+        Receipt::WouldPublish { topic_arn } => format!("would publish to {topic_arn}"),
+        Receipt::Logged => "logged only".into(),
+        other => serde_json::to_string(other).unwrap_or_default(),
     }
-    if let Some(why) = &record.guest_stale {
-        let _ = writeln!(out, "stale      ran the cached guest: {}", esc(why));
+}
+
+fn ledger(r: &PressRecord) -> String {
+    let attempt = r
+        .ledger
+        .attempt
+        .map_or(String::new(), |a| format!(", delivery {a}"));
+    match r.ledger.outcome {
+        LedgerOutcome::Off => "off".into(),
+        LedgerOutcome::New => format!("new press {}{attempt}", esc(&r.press_id)),
+        LedgerOutcome::Resumed => format!(
+            "resumed press {}{attempt}: {} action(s) done earlier were not repeated",
+            esc(&r.press_id),
+            r.ledger.skipped_actions
+        ),
+        LedgerOutcome::Duplicate => format!(
+            "duplicate of press {}: answered from the ledger, nothing ran",
+            esc(&r.press_id)
+        ),
+        LedgerOutcome::InProgress => format!(
+            "press {} is being handled by another delivery; nothing ran",
+            esc(&r.press_id)
+        ),
     }
-    for (i, outcome) in record.outcomes.iter().enumerate() {
-        let status = match &outcome.result {
-            Ok(receipt) => format!(
-                "done: {}",
-                serde_json::to_string(receipt).unwrap_or_default()
-            ),
-            Err(e) => format!("FAILED ({}): {}", e.kind(), esc(&e.to_string())),
-        };
-        let _ = writeln!(
-            out,
-            "outcome {}. {:<32} {status}",
-            i + 1,
-            action(&outcome.action)
-        );
-    }
-    let _ = writeln!(
-        out,
-        "result     {}",
-        match &record.failure {
-            None => "ok".to_string(),
-            Some(f) => format!("FAILED ({}): {}", f.kind(), esc(&f.to_string())),
-        }
-    );
-    out
 }
 
 pub fn short_sha(sha: &str) -> &str {
@@ -227,10 +255,6 @@ pub fn micros(us: u64) -> String {
     } else {
         format!("{:.2} ms", us as f64 / 1e3)
     }
-}
-
-fn env_or(var: &str, default: &str) -> String {
-    std::env::var(var).unwrap_or_else(|_| default.to_string())
 }
 
 #[cfg(test)]

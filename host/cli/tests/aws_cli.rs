@@ -318,7 +318,7 @@ fn press_execute_with_a_local_guest_invokes_scheduled_snapshot_prod_once() {
     assert_eq!(
         record["outcomes"],
         json!([{
-            "action": {"type": "snapshot", "region": "us-west-1"},
+            "action": {"kind": "snapshot", "region": "us-west-1"},
             "status": "done",
             "receipt": {
                 "kind": "invoked",
@@ -455,7 +455,7 @@ fn press_execute_runs_every_action_and_fails_when_one_of_them_fails() {
     assert_eq!(
         outcomes[0],
         json!({
-            "action": {"type": "snapshot", "region": "us-west-1"},
+            "action": {"kind": "snapshot", "region": "us-west-1"},
             "status": "done",
             "receipt": {
                 "kind": "invoked",
@@ -469,7 +469,7 @@ fn press_execute_runs_every_action_and_fails_when_one_of_them_fails() {
     assert_eq!(
         outcomes[1]["action"],
         json!({
-            "type": "notify",
+            "kind": "notify",
             "subject": "Button G030SIMULATED001 battery low",
             "message": "Button G030SIMULATED001 reports 1400 mV, below the 1500 mV threshold. Replace it soon.",
         })
@@ -482,7 +482,7 @@ fn press_execute_runs_every_action_and_fails_when_one_of_them_fails() {
     let failure = format!("1 of 2 actions failed; the first: {error}");
     assert_eq!(
         record["failure"],
-        json!({"kind": "actions", "message": failure})
+        json!({"kind": "actions", "message": failure, "retryable": false})
     );
     assert_eq!(stderr(&out), format!("error: {failure}\n"));
 }
@@ -548,7 +548,7 @@ fn lambda_record() -> Value {
             "etag": "\"9e107d9d372bb6826bd81d3542a419d6\"",
             "loaded_from": "compiled",
         },
-        "actions": [{"type": "snapshot", "region": "us-east-1"}],
+        "actions": [{"kind": "snapshot", "region": "us-east-1"}],
         "error": null,
         "instructions": 18_204,
         "peak_memory_bytes": 1_114_112,
@@ -556,7 +556,7 @@ fn lambda_record() -> Value {
         "output": {"logs": []},
         "guest_fetch": "not_modified",
         "outcomes": [{
-            "action": {"type": "snapshot", "region": "us-east-1"},
+            "action": {"kind": "snapshot", "region": "us-east-1"},
             "status": "done",
             "receipt": {
                 "kind": "invoked",

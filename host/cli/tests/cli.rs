@@ -11,6 +11,11 @@ fn clickrules(args: &[&str]) -> Output {
 }
 
 fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    run_with(args, stdin, &[])
+}
+
+/// Runs `clickrules` with only `env` of the CLICKRULES_* variables set.
+fn run_with(args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_clickrules"));
     cmd.args(args)
         .stdin(Stdio::piped())
@@ -22,6 +27,7 @@ fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
             cmd.env_remove(key);
         }
     }
+    cmd.envs(env.iter().copied());
     let mut child = cmd.spawn().expect("run clickrules");
     if let Some(input) = stdin {
         child.stdin.take().unwrap().write_all(input).unwrap();
@@ -63,7 +69,7 @@ fn press_runs_the_builtin_default_guest() {
 }
 
 #[test]
-fn press_json_prints_the_decision_record() {
+fn press_json_prints_the_press_record() {
     let out = clickrules(&[
         "press",
         "--json",
@@ -75,13 +81,23 @@ fn press_json_prints_the_decision_record() {
     assert!(out.status.success(), "{}", stderr(&out));
     let record: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
-        record["actions"],
-        json!([{"type": "snapshot", "region": "us-west-1"}])
+        record["decision"]["actions"],
+        json!([{"kind": "snapshot", "region": "us-west-1"}])
     );
     assert_eq!(record["click"]["click_type"], "DOUBLE");
     assert_eq!(record["click"]["battery_mv"], 1705);
     assert_eq!(record["guest"]["uri"], "builtin:default");
-    assert_eq!(record["error"], Value::Null);
+    assert_eq!(record["failure"], Value::Null);
+    // The same record the Lambda returns, marked as a dry run.
+    assert_eq!(record["executed"], false);
+    assert_eq!(record["ok"], true);
+    assert_eq!(record["ledger"]["outcome"], "off");
+    assert_eq!(record["outcomes"][0]["status"], "dry_run");
+    assert_eq!(
+        record["outcomes"][0]["receipt"],
+        json!({"kind": "would_invoke", "target": "scheduled_snapshot:prod",
+               "invocation_type": "RequestResponse", "payload": r#"{"region":"us-west-1"}"#})
+    );
 }
 
 #[test]
@@ -100,8 +116,8 @@ fn press_with_a_guest_settings_and_a_real_event() {
     assert!(out.status.success(), "{}", stderr(&out));
     let record: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
-        record["actions"],
-        json!([{"type": "snapshot", "region": "eu-west-1"}])
+        record["decision"]["actions"],
+        json!([{"kind": "snapshot", "region": "eu-west-1"}])
     );
     assert_eq!(record["click"]["serial_number"], "G030JF055364XVRB");
     assert_eq!(record["guest"]["uri"], guests::BY_CLICK);
@@ -109,7 +125,8 @@ fn press_with_a_guest_settings_and_a_real_event() {
 
 #[test]
 fn press_long_shows_notifications_and_logs() {
-    let out = clickrules(&[
+    let topic = "arn:aws:sns:us-east-1:123456789012:presses";
+    let args = [
         "press",
         "--guest",
         guests::BY_CLICK,
@@ -117,7 +134,8 @@ fn press_long_shows_notifications_and_logs() {
         "long",
         "--battery-mv",
         "1400",
-    ]);
+    ];
+    let out = run_with(&args, None, &[("CLICKRULES_NOTIFY_TOPIC_ARN", topic)]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     let lines = stable_lines(&text);
@@ -125,10 +143,9 @@ fn press_long_shows_notifications_and_logs() {
         lines[2],
         "decision   ok: 2 actions (dry run: nothing was executed)"
     );
-    assert!(
-        lines[3].starts_with(
-            r#"  1. notify "Button G030SIMULATED001 held" would publish to the notification topic"#
-        ),
+    assert_eq!(
+        lines[3],
+        format!(r#"  1. notify "Button G030SIMULATED001 held" would publish to {topic}"#),
         "{text}"
     );
     assert_eq!(
@@ -138,6 +155,15 @@ fn press_long_shows_notifications_and_logs() {
     assert_eq!(
         lines[7],
         "log        warn  battery at 1400 mV, below 1500 mV"
+    );
+
+    // Without a topic the dry run fails as the Lambda would, before anything runs.
+    let out = clickrules(&args);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(
+        text.lines().any(|l| l.starts_with("result     FAILED (preflight): the guest asked for 2 notification(s) but CLICKRULES_NOTIFY_TOPIC_ARN is not set")),
+        "{text}"
     );
 }
 
@@ -178,8 +204,10 @@ fn failing_guests_exit_non_zero_and_still_print_the_record() {
         let out = clickrules(&["press", "--guest", guest, "--json"]);
         assert_eq!(out.status.code(), Some(1), "{guest}");
         let record: Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(record["error"]["kind"], kind, "{guest}");
-        assert_eq!(record["actions"], json!([]));
+        assert_eq!(record["decision"]["error"]["kind"], kind, "{guest}");
+        assert_eq!(record["failure"]["kind"], kind, "{guest}");
+        assert_eq!(record["decision"]["actions"], json!([]));
+        assert_eq!(record["outcomes"], json!([]));
     }
     let out = clickrules(&[
         "press",
@@ -192,7 +220,7 @@ fn failing_guests_exit_non_zero_and_still_print_the_record() {
     assert_eq!(out.status.code(), Some(1));
     let record: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
-        record["error"],
+        record["decision"]["error"],
         json!({"kind": "deadline", "message": "the guest ran past its 50 ms deadline"})
     );
     assert_eq!(
@@ -214,9 +242,12 @@ fn failing_guests_exit_non_zero_and_still_print_the_record() {
     ]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let record: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(record["error"]["kind"], "memory_limit", "{record}");
-    assert_eq!(record["actions"], json!([]));
-    let message = record["error"]["message"].as_str().unwrap();
+    assert_eq!(
+        record["decision"]["error"]["kind"], "memory_limit",
+        "{record}"
+    );
+    assert_eq!(record["decision"]["actions"], json!([]));
+    let message = record["decision"]["error"]["message"].as_str().unwrap();
     assert!(message.ends_with("over the 33554432-byte cap"), "{message}");
     assert_eq!(stderr(&out), format!("error: {message}\n"));
 }
@@ -233,7 +264,8 @@ fn rejected_actions_exit_non_zero() {
     ]);
     assert_eq!(out.status.code(), Some(1));
     let record: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(record["error"]["kind"], "invalid_actions");
+    assert_eq!(record["decision"]["error"]["kind"], "invalid_actions");
+    assert_eq!(record["failure"]["retryable"], false);
 }
 
 #[test]
@@ -248,7 +280,7 @@ fn unloadable_guests_are_explained() {
     let out = clickrules(&["press", "--guest", "/no/such/guest.wasm"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).starts_with("error: cannot read guest /no/such/guest.wasm"),
+        stderr(&out).starts_with("error: could not read the guest /no/such/guest.wasm"),
         "{}",
         stderr(&out)
     );
@@ -290,7 +322,7 @@ fn check_json_has_a_record_per_row() {
     assert!(
         rows.iter()
             .all(|r| r["decision"]["actions"]
-                == json!([{"type": "snapshot", "region": "us-west-1"}]))
+                == json!([{"kind": "snapshot", "region": "us-west-1"}]))
     );
 }
 
@@ -380,7 +412,7 @@ fn a_serial_with_control_characters_is_refused() {
     );
     assert!(!out.status.success());
     let record: Value = serde_json::from_str(&stdout(&out)).unwrap();
-    assert_eq!(record["error"]["kind"], "bad_event");
-    let message = record["error"]["message"].as_str().unwrap();
+    assert_eq!(record["failure"]["kind"], "bad_event");
+    let message = record["failure"]["message"].as_str().unwrap();
     assert!(message.contains("serialNumber"), "{message}");
 }

@@ -13,8 +13,9 @@ mod run;
 use std::process::Output;
 use std::sync::Arc;
 
-use clickrules_aws::{ArtifactPolicy, AwsClients, GuestSource, S3GuestSource, S3Uri};
+use clickrules_aws::{ArtifactPolicy, AwsClients, S3GuestSource, S3Uri};
 use clickrules_engine::{Engine, EngineConfig, LoadedFrom, TrustedKeys};
+use clickrules_pipeline::GuestSource;
 use clickrules_tests::{guest_bytes, guests};
 use moto::Moto;
 use run::{clickrules, field};
@@ -154,8 +155,8 @@ fn a_signed_upload_is_loaded_from_its_artifact_by_the_lambda() {
         ))
         .unwrap();
     let current = rt.block_on(source.current()).unwrap();
-    assert_eq!(current.info.loaded_from, LoadedFrom::SignedArtifact);
-    assert_eq!(current.info.artifact_note, None);
+    assert_eq!(current.record.loaded_from, LoadedFrom::SignedArtifact);
+    assert_eq!(current.record.artifact_note, None);
     assert_eq!(source.stats().compiles, 0);
     assert_eq!(source.stats().artifacts, 1);
     let decision = engine.press(
@@ -306,7 +307,7 @@ fn an_old_signed_guest_put_back_is_refused_and_an_upload_rolls_back() {
 
     upload(guests::BY_CLICK);
     let current = rt.block_on(source.current()).unwrap();
-    assert_eq!(current.info.loaded_from, LoadedFrom::SignedArtifact);
+    assert_eq!(current.record.loaded_from, LoadedFrom::SignedArtifact);
     assert_eq!(
         current.guest.sha256(),
         clickrules_engine::sha256_hex(&guest_bytes(guests::BY_CLICK))

@@ -15,7 +15,8 @@ pub const MAX_IGNORE_REASON_BYTES: usize = 256;
 /// Longest excerpt of a guest-supplied string quoted back in an error.
 const MAX_QUOTED: usize = 64;
 
-/// One thing a press asks the host to do.
+/// One thing a press asks the host to do. Deliberately exhaustive (unlike the error enums):
+/// a new action must be handled by every executor, so adding one should not compile until it is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Action {
@@ -75,6 +76,7 @@ pub struct ValidationPolicy {
 /// Why a guest's list of actions was rejected. `index` is the 0-based position in the list;
 /// messages number actions from 1, as tables and records do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ValidationError {
     /// More than [`MAX_ACTIONS`].
     #[error("guest returned {count} actions; at most {max} are allowed per press")]

@@ -111,6 +111,7 @@ impl FromStr for Arch {
 /// Why an artifact was not made or not loaded. Every variant but `Compile` and `Load` is
 /// decided before a single byte of native code is deserialized.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ArtifactError {
     /// Not an artifact, truncated, or a header that does not parse.
     #[error("not a clickrules artifact: {reason}")]
@@ -132,12 +133,12 @@ pub enum ArtifactError {
     },
     /// The native code in the artifact is not what the signed header describes.
     #[error(
-        "the artifact's native code does not match its signed hash (sha256 {actual}, signed {signed})"
+        "the artifact's native code does not match its signed hash (BLAKE3 {actual}, signed {signed})"
     )]
     Corrupt {
-        /// SHA-256 in the signed header.
+        /// BLAKE3 in the signed header.
         signed: String,
-        /// SHA-256 of the bytes present.
+        /// BLAKE3 of the bytes present.
         actual: String,
     },
     /// Compiled for another CPU.

@@ -76,6 +76,7 @@ pub struct EngineConfig {
 
 /// A configuration the engine cannot run with.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// A limit of zero would fail every press.
     #[error("the {limit} limit must be greater than zero")]

@@ -20,7 +20,7 @@ use crate::decision::{Decision, Output};
 use crate::epoch::EpochTicker;
 use crate::error::{LoadError, PressError};
 use crate::event::{Click, ClickType, normalise_event};
-use crate::guest::{self, Guest, Origin, error_text, sha256_hex};
+use crate::guest::{self, Guest, GuestBytes, Origin, error_text, sha256_hex};
 use crate::keys::{ArtifactSigner, TrustedKeys};
 use crate::limiter::{MAX_TABLE_ELEMENTS, MemoryLimitExceeded};
 use crate::off_runtime::run_off_runtime;
@@ -143,8 +143,17 @@ impl Engine {
     /// Compiles and links a guest, or returns the cached one with the same SHA-256. Bytes
     /// that failed before fail again with the same error, without being compiled again.
     pub fn load(&self, bytes: &[u8]) -> Result<Arc<Guest>, LoadError> {
+        self.load_hashed(bytes, sha256_hex(bytes))
+    }
+
+    /// As [`load`](Self::load), for bytes whose SHA-256 was computed once already (an S3
+    /// source hashes a download to tell whether it changed).
+    pub fn load_bytes(&self, guest: &GuestBytes) -> Result<Arc<Guest>, LoadError> {
+        self.load_hashed(guest.as_slice(), guest.sha256().to_string())
+    }
+
+    fn load_hashed(&self, bytes: &[u8], sha: String) -> Result<Arc<Guest>, LoadError> {
         guest::check_bytes(bytes)?;
-        let sha = sha256_hex(bytes);
         if let Some(hit) = self.cached(&sha) {
             return Ok(hit);
         }

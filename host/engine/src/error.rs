@@ -10,6 +10,7 @@ use crate::prevalidate::CompileLimit;
 
 /// Why guest bytes cannot be run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum LoadError {
     /// Zero bytes.
     #[error("the guest is empty (0 bytes)")]
@@ -101,6 +102,7 @@ pub enum LoadError {
 
 /// Why a press produced no actions. The guest's own refusal is one case among the others.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PressError {
     /// The event could not be normalised; the guest did not run.
     #[error("bad event: {0}")]

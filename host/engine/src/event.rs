@@ -17,7 +17,8 @@ pub const MAX_SERIAL_BYTES: usize = 128;
 const SERIAL_CHARS: &str = "1 to 128 printable ASCII characters (letters, digits, punctuation, \
                             inner spaces)";
 
-/// How the button was pressed.
+/// How the button was pressed. Exhaustive on purpose: every host and guest binding must decide
+/// what a new gesture means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum ClickType {
@@ -83,6 +84,7 @@ pub const BATTERY_EDGE_CASES: [Option<u32>; 8] = [
 /// Which message format delivered the press.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum EventFormat {
     /// The classic AWS IoT button message, possibly with fields added by a topic rule.
     IotButton,
@@ -118,6 +120,7 @@ pub const TRACE_ID_FIELD: &str = "clickrules_trace_id";
 
 /// Why an event could not be turned into a click. Each variant names the offending field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum EventError {
     /// Not parseable as JSON at all.
     #[error("event is not valid JSON: {message}")]

@@ -89,6 +89,51 @@ impl Guest {
     }
 }
 
+/// A guest's bytes and their SHA-256, computed once: a 20 MB interpreter guest takes tens of
+/// milliseconds to hash, and a download is hashed to tell whether it changed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct GuestBytes {
+    bytes: Vec<u8>,
+    sha256: String,
+}
+
+impl GuestBytes {
+    /// Takes `bytes` and hashes them.
+    pub fn new(bytes: Vec<u8>) -> Self {
+        let sha256 = sha256_hex(&bytes);
+        Self { bytes, sha256 }
+    }
+
+    /// SHA-256 of the bytes, lowercase hex.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
+    /// The bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// How many bytes.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+}
+
+impl std::fmt::Debug for GuestBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GuestBytes")
+            .field("len", &self.bytes.len())
+            .field("sha256", &self.sha256)
+            .finish()
+    }
+}
+
 /// SHA-256 of `bytes`, lowercase hex: the identity guests are cached and recorded under.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))

@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 /// Why a key could not be read or made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum KeyError {
     /// The PEM text is not an Ed25519 PKCS#8 private key.
     #[error(

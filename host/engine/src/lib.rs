@@ -44,25 +44,35 @@ pub mod text;
 mod unique_json;
 mod wasi_bounds;
 
-pub use action::{Action, ValidationError, ValidationPolicy, validate_actions, validate_region};
-pub use artifact::{
-    Arch, ArtifactBinding, ArtifactError, ArtifactExpectation, ArtifactHeader, UnknownArch,
-};
+// Running presses: the engine, its configuration, and what a press returns.
 pub use config::{
     ConfigError, DEFAULT_FUEL, DEFAULT_MAX_CONCURRENT_PRESSES, DEFAULT_MEMORY_MB,
     DEFAULT_TIMEOUT_MS, EngineConfig, Limits,
 };
 pub use decision::{Decision, GuestInfo, LoadedFrom, LogEntry, LogLevel, Output};
 pub use engine::Engine;
-pub use error::{LoadError, PressError};
+pub use error::PressError;
+
+// Loading guests: bytes, limits checked before compiling, and why a load fails.
+pub use error::LoadError;
+pub use guest::{Guest, GuestBytes, MAX_GUEST_BYTES, sha256_hex};
+pub use prevalidate::{CompileLimit, CompileStats, compile_stats};
+
+// Events in: the formats, the normalised click, and their errors.
 pub use event::{
     BATTERY_EDGE_CASES, Click, ClickType, EventError, EventFormat, MAX_SERIAL_BYTES,
-    NormalisedEvent, normalise_event,
+    NormalisedEvent, TRACE_ID_FIELD, normalise_event,
 };
-pub use guest::{Guest, MAX_GUEST_BYTES, sha256_hex};
-pub use keys::{ArtifactSigner, KeyError, PublicKey, TrustedKeys};
-pub use prevalidate::{CompileLimit, CompileStats, compile_stats};
+
+// Actions out: what a guest may ask for and how a list is validated.
+pub use action::{Action, ValidationError, ValidationPolicy, validate_actions, validate_region};
 pub use regions::{KNOWN_REGIONS, is_known_region};
+
+// Signed precompiled guests: keys, signing and what is checked before loading native code.
+pub use artifact::{
+    Arch, ArtifactBinding, ArtifactError, ArtifactExpectation, ArtifactHeader, UnknownArch,
+};
+pub use keys::{ArtifactSigner, KeyError, PublicKey, TrustedKeys};
 
 /// The limits a component's structure is checked against before it is compiled.
 pub mod compile_limits {

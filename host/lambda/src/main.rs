@@ -1,73 +1,99 @@
 //! The clickrules Lambda function (`bootstrap` for the `provided.al2023` runtime).
 //!
-//! Init builds everything once: settings (a wrong one fails init, naming the variable), the
-//! engine, the SDK clients, and the guest (fetched and compiled now, so the first press is
-//! warm). Each event is then one press; its decision record is logged and returned, and a
-//! failed press fails the invocation so AWS retries it and finally dead-letters it.
+//! Init builds the press pipeline once from the deployment's settings (a wrong one fails init,
+//! naming the variable) through the same composition every clickrules host uses, and loads the
+//! guest, so the first press is warm. Each event is then one press: its record is logged (one
+//! JSON line, also the metrics) and returned; a press that may succeed on retry fails the
+//! invocation so AWS retries it, and one that cannot is dead-lettered with its record.
 
-use std::sync::Arc;
+use std::time::Instant;
 
-use clickrules_aws::{AnySource, AwsClients, AwsExecutor, Handler, PressFailed, Settings};
-use clickrules_engine::Engine;
+use clickrules_aws::{Composed, Mode, RecordLog, Settings, compose};
+use clickrules_pipeline::{Disposition, PressRecord, PressRequest, PressResult};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
-use serde_json::Value;
+use serde_json::value::RawValue;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     init_logging();
-    let handler = match init().await {
-        Ok(handler) => handler,
+    let runtime = match init().await {
+        Ok(runtime) => runtime,
         Err(e) => {
             // Lambda reports a failed init with whatever was logged; make it the reason.
             tracing::error!(error = %e, "init failed");
             return Err(e);
         }
     };
-    let handler = &handler;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        handler
-            .handle_json(&event.context.request_id, &event.payload)
-            .await
-            .map_err(diagnostic)
-    }))
+    let pipeline = &runtime.pipeline;
+    // The payload stays raw: the pipeline parses it once, and would see through a parsed value
+    // neither duplicate keys nor the bytes the dead-letter queue keeps.
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<Box<RawValue>>| async move {
+            let request = PressRequest {
+                request_id: &event.context.request_id,
+                event: event.payload.get().as_bytes(),
+                press_id: None,
+                deadline_ms: Some(event.context.deadline),
+                received_at_ms: None,
+                function_arn: Some(&event.context.invoked_function_arn),
+            };
+            let result = pipeline.press(request).await;
+            respond(result)
+        },
+    ))
     .await
 }
 
-async fn init() -> Result<Handler<AnySource, AwsExecutor>, lambda_runtime::Error> {
+async fn init() -> Result<Composed<RecordLog>, lambda_runtime::Error> {
+    let started = Instant::now();
     let settings = Settings::from_process_env()?;
+    let settings_ms = started.elapsed().as_secs_f64() * 1e3;
     for name in &settings.unknown_variables {
         tracing::warn!(variable = %name, "unknown CLICKRULES_ variable ignored; is it a typo?");
     }
-    let engine = Arc::new(Engine::new(settings.engine_config())?);
-    let clients = AwsClients::from_env().await;
-    let source = AnySource::open(
-        &engine,
-        &settings.guest,
-        &clients.s3,
-        settings.artifacts.as_ref(),
-    )
-    .await?;
-    let executor = AwsExecutor::new(&clients, &settings);
-    let handler = Handler::new(engine, source, executor, settings.on_guest_error)?;
-    // The guest source gives back what its compiles used; this covers the built-in fallback
-    // guest `Handler::new` compiles with CLICKRULES_ON_GUEST_ERROR=builtin.
+    let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "local".into());
+    let runtime = compose(&settings, Mode::Execute, RecordLog::new(function)).await?;
+    // Compiling a guest allocates in many small blocks that glibc keeps once freed; give them
+    // back so the function does not sit at its compile peak for the rest of its life.
     clickrules_aws::release_freed_heap();
-    tracing::info!(guest = %settings.guest, snapshot = ?settings.snapshot, "ready");
-    Ok(handler)
+    let phases = runtime.phases;
+    tracing::info!(
+        guest = %settings.guest,
+        snapshot = %settings.snapshot.name(),
+        ledger = settings.ledger_table.as_deref().unwrap_or("off"),
+        dead_letters = settings.dead_letter_queue_url.as_deref().unwrap_or("off"),
+        settings_ms,
+        sdk_ms = phases.sdk_ms,
+        engine_ms = phases.engine_ms,
+        guest_ms = phases.guest_ms,
+        init_ms = started.elapsed().as_secs_f64() * 1e3,
+        "ready"
+    );
+    Ok(runtime)
 }
 
-/// The error Lambda records for a failed invocation: the failure's kind and message. The full
-/// record was already logged by the handler.
-fn diagnostic(failed: PressFailed) -> Diagnostic {
-    Diagnostic {
-        error_type: format!("clickrules.{}", failed.failure.kind()),
-        error_message: failed.to_string(),
+/// The invocation's answer: the record, or a failure AWS retries (the record was logged).
+fn respond(result: PressResult) -> Result<PressRecord, Diagnostic> {
+    match result.disposition {
+        Disposition::Done | Disposition::DeadLettered => Ok(result.record),
+        Disposition::Fail => {
+            let (kind, message) = match (&result.failure, &result.record.failure) {
+                (Some(f), _) => (f.kind().to_string(), f.to_string()),
+                (None, Some(info)) => (info.kind.clone(), info.message.clone()),
+                (None, None) => ("failed".to_string(), "the press failed".to_string()),
+            };
+            Err(Diagnostic {
+                error_type: format!("clickrules.{kind}"),
+                error_message: format!("press {} failed: {message}", result.record.press_id),
+            })
+        }
     }
 }
 
 /// JSON lines for CloudWatch. `RUST_LOG` overrides the level (default `info`); CloudWatch adds
-/// its own timestamp, but ours is kept for logs shipped elsewhere.
+/// its own timestamp, but ours is kept for logs shipped elsewhere. Press records are written
+/// by [`RecordLog`], not through here.
 fn init_logging() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt()

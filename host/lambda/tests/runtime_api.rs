@@ -107,13 +107,72 @@ async fn presses_through_the_runtime_api() {
     assert_eq!(bad.kind, "error", "{bad:?}");
     assert_eq!(bad.body["errorType"], "clickrules.bad_event");
 
-    // Each press is one JSON log line carrying its record.
+    // Each press is one JSON log line: the record as an object (not a string), a few fields
+    // at the top for Logs Insights, and CloudWatch Embedded Metric Format metadata.
     let records: Vec<serde_json::Value> = logs
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter(|l| l.get("record").is_some())
         .collect();
     assert_eq!(records.len(), 2, "{logs}");
+    let ok = records
+        .iter()
+        .find(|l| l["request_id"] == "req-single")
+        .unwrap();
+    assert_eq!(ok["record"]["decision"]["actions"][0]["kind"], "snapshot");
+    assert_eq!(ok["ok"], true);
+    assert_eq!(ok["outcome"], "ok");
+    assert_emf(ok);
+    let bad = records
+        .iter()
+        .find(|l| l["request_id"] == "req-bad")
+        .unwrap();
+    assert_eq!(bad["ok"], false);
+    assert_eq!(bad["outcome"], "bad_event");
+    assert_eq!(bad["Failures"], 1);
+    assert_emf(bad);
+}
+
+/// The line is valid EMF: the `_aws` metadata names the namespace, one dimension set whose
+/// keys are strings at the top level, and metrics whose values are numbers at the top level.
+fn assert_emf(line: &serde_json::Value) {
+    let aws = &line["_aws"];
+    assert!(
+        aws["Timestamp"]
+            .as_u64()
+            .is_some_and(|t| t > 1_700_000_000_000),
+        "{aws}"
+    );
+    let directive = &aws["CloudWatchMetrics"][0];
+    assert_eq!(directive["Namespace"], "clickrules");
+    let sets = directive["Dimensions"].as_array().unwrap();
+    assert_eq!(
+        sets[0],
+        serde_json::json!(["function"]),
+        "the alarm's dimension set"
+    );
+    for set in sets {
+        for dimension in set.as_array().unwrap() {
+            let key = dimension.as_str().unwrap();
+            assert!(line[key].is_string(), "dimension {key} in {line}");
+        }
+    }
+    let metrics = directive["Metrics"].as_array().unwrap();
+    assert!(metrics.len() >= 5, "{metrics:?}");
+    for metric in metrics {
+        let name = metric["Name"].as_str().unwrap();
+        assert!(line[name].is_number(), "metric {name} in {line}");
+        assert!(metric["Unit"].is_string());
+    }
+    for name in [
+        "Presses",
+        "Failures",
+        "FallbackUsed",
+        "ActionsExecuted",
+        "ActionsFailed",
+    ] {
+        assert!(metrics.iter().any(|m| m["Name"] == name), "{name}");
+    }
 }
 
 /// A wrong setting stops the cold start with a message naming the variable and what it accepts.
@@ -224,7 +283,9 @@ async fn guests_that_print_sleep_or_read_stdin_answer_with_their_record() {
         for reply in &replies {
             assert_eq!(reply.kind, "response", "{name}: {reply:?}\n{logs}");
             assert_eq!(reply.body["ok"], true, "{name}: {reply:?}");
-            let stdout = reply.body["output"]["stdout"].as_str().unwrap_or_default();
+            let stdout = reply.body["decision"]["output"]["stdout"]
+                .as_str()
+                .unwrap_or_default();
             assert!(stdout.contains(printed), "{name}: stdout {stdout:?}");
         }
         let records = logs
@@ -284,4 +345,95 @@ async fn a_guest_sleeping_past_its_deadline_fails_or_falls_back() {
 
 fn ci() -> bool {
     std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// A dry run and the Lambda give the same decision, the same failure and the same outcome for
+/// the same event, guest and settings: the Lambda side through the real `bootstrap`, the dry
+/// run through the composition `clickrules press` uses.
+#[tokio::test]
+async fn a_dry_run_decides_and_fails_exactly_as_the_lambda() {
+    let Some(world) = World::start("a_dry_run_decides_and_fails_exactly_as_the_lambda").await
+    else {
+        return;
+    };
+    world.snapshot_function("scheduled_snapshot").await;
+    let triple = br#"{"serialNumber":"G030JF055364XVRB","clickType":"TRIPLE"}"#.to_vec();
+    // (case, guest (None: built in), settings, event)
+    type Case<'a> = (&'a str, Option<&'a str>, Vec<(&'a str, &'a str)>, Vec<u8>);
+    let cases: Vec<Case> = vec![
+        (
+            "notify without a topic",
+            Some(guests::BY_CLICK),
+            vec![],
+            fixture("iot-button-long.json"),
+        ),
+        (
+            "a region outside the allow-list",
+            None,
+            vec![("CLICKRULES_ALLOWED_REGIONS", "eu-west-1")],
+            fixture("iot-button-single.json"),
+        ),
+        (
+            "a guest error",
+            Some(guests::FAIL),
+            vec![],
+            fixture("iot-button-single.json"),
+        ),
+        (
+            "a guest error with the fallback",
+            Some(guests::FAIL),
+            vec![("CLICKRULES_ON_GUEST_ERROR", "builtin")],
+            fixture("iot-button-single.json"),
+        ),
+        ("a bad event", None, vec![], triple),
+    ];
+    for (name, guest, settings, event) in cases {
+        let mut vars = settings.clone();
+        if let Some(guest) = guest {
+            vars.push(("CLICKRULES_GUEST", guest));
+        }
+        let parsed = clickrules_aws::Settings::from_env(vars.iter().copied()).unwrap();
+        let dry = clickrules_aws::compose(
+            &parsed,
+            clickrules_aws::Mode::DryRun,
+            clickrules_pipeline::NoSink,
+        )
+        .await
+        .unwrap()
+        .pipeline
+        .press(clickrules_pipeline::PressRequest::new("dry", &event))
+        .await
+        .record;
+
+        let (replies, logs) =
+            run_bootstrap(&world, "parity", &vars, vec![("lambda", event.clone())]).await;
+        let reply = &replies[0];
+        let lambda: clickrules_pipeline::PressRecord = match reply.kind.as_str() {
+            "response" => serde_json::from_value(reply.body.clone()).unwrap(),
+            // A failed invocation answers with the error; its record is the logged line.
+            _ => logs
+                .lines()
+                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                .find_map(|l| l.get("record").cloned())
+                .map(|r| serde_json::from_value(r).unwrap())
+                .unwrap_or_else(|| panic!("{name}: no record logged\n{logs}")),
+        };
+        assert_eq!(dry.ok, lambda.ok, "{name}");
+        assert_eq!(reply.kind == "error", !dry.ok, "{name}: the exit status");
+        assert_eq!(
+            dry.failure.as_ref().map(|f| &f.kind),
+            lambda.failure.as_ref().map(|f| &f.kind),
+            "{name}"
+        );
+        if let Some(failure) = &lambda.failure {
+            assert_eq!(
+                reply.body["errorType"],
+                format!("clickrules.{}", failure.kind),
+                "{name}"
+            );
+        }
+        assert_eq!(dry.actions(), lambda.actions(), "{name}");
+        assert_eq!(dry.fallback.is_some(), lambda.fallback.is_some(), "{name}");
+        assert!(!dry.executed && lambda.executed, "{name}");
+    }
 }

@@ -38,6 +38,8 @@ pub struct PressRequest<'a> {
     pub deadline_ms: Option<u64>,
     /// When the press was received, ms since the epoch; now when not given.
     pub received_at_ms: Option<u64>,
+    /// The function ARN the delivery invoked, named in a dead letter (the Lambda knows it).
+    pub function_arn: Option<&'a str>,
 }
 
 impl<'a> PressRequest<'a> {
@@ -49,6 +51,7 @@ impl<'a> PressRequest<'a> {
             press_id: None,
             deadline_ms: None,
             received_at_ms: None,
+            function_arn: None,
         }
     }
 }
@@ -204,7 +207,7 @@ where
             record.failure = Some(f.info());
             if !f.is_retryable() && !record.dead_lettered && self.dead_letters.is_on() {
                 // Nothing stored for it (a bad event, a failure before the claim): still kept.
-                record.dead_lettered = self.send_dead_letter(request.event, &record).await;
+                record.dead_lettered = self.send_dead_letter(&request, &record).await;
             }
             if record.dead_lettered {
                 disposition = Disposition::DeadLettered;
@@ -265,7 +268,7 @@ where
                     return self.resume(request, record, *stored, lease).await;
                 }
                 Claim::Duplicate { record: stored } => {
-                    return Ok(duplicate(request, record, *stored)?);
+                    return duplicate(request, record, *stored);
                 }
                 Claim::InProgress { lease_until_ms } => {
                     record.ledger.outcome = LedgerOutcome::InProgress;
@@ -285,14 +288,14 @@ where
         match self.decide(event.click, record).await {
             Ok(()) => {}
             Err(failure) => {
-                self.end_early(&lease, &failure, record).await;
+                self.end_early(request, &lease, &failure, record).await;
                 return Err(failure);
             }
         }
         let actions = record.actions().to_vec();
         if let Err(e) = self.executor.preflight(&actions) {
             let failure = Failure::Preflight(e);
-            self.end_early(&lease, &failure, record).await;
+            self.end_early(request, &lease, &failure, record).await;
             return Err(failure);
         }
         if actions.is_empty() {
@@ -467,7 +470,7 @@ where
                 && self.dead_letters.is_on()
             {
                 record.failure = Some(f.info());
-                record.dead_lettered = self.send_dead_letter(request.event, record).await;
+                record.dead_lettered = self.send_dead_letter(request, record).await;
             }
             record.ok = failure.is_none();
             self.ledger
@@ -481,22 +484,37 @@ where
         Ok(Disposition::Done)
     }
 
-    /// Ends a press that failed before any action ran, keeping the failure it has.
-    async fn end_early(&self, lease: &Lease, failure: &Failure, record: &mut PressRecord) {
+    /// Ends a press that failed before any action ran, keeping the failure it has. One no
+    /// retry can fix is dead-lettered first, so the stored record says so and a redelivery is
+    /// answered as done, not dead-lettered again.
+    async fn end_early(
+        &self,
+        request: &PressRequest<'_>,
+        lease: &Lease,
+        failure: &Failure,
+        record: &mut PressRecord,
+    ) {
         let end = if failure.is_retryable() {
             End::Retry
         } else {
             End::Complete
         };
         record.failure = Some(failure.info());
+        if !failure.is_retryable() && self.dead_letters.is_on() {
+            record.dead_lettered = self.send_dead_letter(request, record).await;
+        }
         if let Err(e) = self.ledger.end(lease, end, record).await {
             // The lease then expires and the next delivery takes the press over.
             tracing::warn!(press_id = %lease.press_id, error = %e, "could not end the press in the ledger");
         }
     }
 
-    async fn send_dead_letter(&self, event: &[u8], record: &PressRecord) -> bool {
-        match self.dead_letters.send(event, record).await {
+    async fn send_dead_letter(&self, request: &PressRequest<'_>, record: &PressRecord) -> bool {
+        match self
+            .dead_letters
+            .send(request.event, record, request.function_arn)
+            .await
+        {
             Ok(()) => true,
             Err(e) => {
                 // The delivery fails instead, and the platform's dead-letter path keeps it.

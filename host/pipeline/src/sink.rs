@@ -57,11 +57,13 @@ pub trait DeadLetters: Send + Sync {
     /// and the platform's own retries and dead-letter path keep them.
     fn is_on(&self) -> bool;
 
-    /// Sends one press; an error makes the invocation fail instead.
+    /// Sends one press (the event as delivered, its record, the function it invoked); an error
+    /// makes the invocation fail instead.
     fn send(
         &self,
         event: &[u8],
         record: &PressRecord,
+        function_arn: Option<&str>,
     ) -> impl Future<Output = Result<(), String>> + Send;
 }
 
@@ -74,7 +76,7 @@ impl DeadLetters for NoDeadLetters {
         false
     }
 
-    async fn send(&self, _: &[u8], _: &PressRecord) -> Result<(), String> {
+    async fn send(&self, _: &[u8], _: &PressRecord, _: Option<&str>) -> Result<(), String> {
         Err("no dead-letter destination is configured".into())
     }
 }
@@ -105,7 +107,12 @@ impl DeadLetters for MemoryDeadLetters {
         true
     }
 
-    async fn send(&self, event: &[u8], record: &PressRecord) -> Result<(), String> {
+    async fn send(
+        &self,
+        event: &[u8],
+        record: &PressRecord,
+        _: Option<&str>,
+    ) -> Result<(), String> {
         self.sent
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

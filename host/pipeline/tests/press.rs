@@ -168,7 +168,10 @@ async fn a_single_press_with_the_builtin_guest_runs_one_snapshot() {
     assert!(result.record.ok, "{:?}", result.failure);
     assert_eq!(result.disposition, Disposition::Done);
     assert_eq!(pipeline.executor().ran(), [Action::snapshot("us-west-1")]);
-    assert_eq!(pipeline.sink().records(), [result.record.clone()]);
+    assert_eq!(
+        pipeline.sink().records(),
+        std::slice::from_ref(&result.record)
+    );
 
     let json: serde_json::Value = serde_json::from_str(&result.record.to_json()).unwrap();
     assert_eq!(json["request_id"], "req-1");
@@ -686,4 +689,25 @@ async fn fixed_guests_say_where_they_came_from() {
         FixedGuest::from_bytes(&engine, b"nope", "x.wasm"),
         Err(FixedGuestError { .. })
     ));
+}
+
+/// A press that fails before any action (here: notify without a topic) is dead-lettered once:
+/// the stored record says so, and a redelivery is answered from the ledger.
+#[tokio::test]
+async fn a_press_failing_before_its_actions_is_dead_lettered_once() {
+    let engine = engine(&[]);
+    let source = file_guest(&engine, guests::BY_CLICK);
+    let pipeline = Pipeline::new(engine, source, FakeExecutor::default())
+        .with_ledger(MemoryLedger::new())
+        .with_dead_letters(MemoryDeadLetters::new());
+    let event =
+        br#"{"serialNumber":"G030JF055364XVRB","clickType":"LONG","clickrules_trace_id":"trace-e"}"#
+            .to_vec();
+    let first = press(&pipeline, "req-1", &event).await;
+    assert_eq!(first.disposition, Disposition::DeadLettered);
+    let again = press(&pipeline, "req-1", &event).await;
+    assert_eq!(again.disposition, Disposition::DeadLettered);
+    assert_eq!(again.record.ledger.outcome, LedgerOutcome::Duplicate);
+    assert_eq!(again.record.failure.as_ref().unwrap().kind, "preflight");
+    assert_eq!(pipeline.dead_letters().sent().len(), 1);
 }

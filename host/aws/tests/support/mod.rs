@@ -112,16 +112,7 @@ impl World {
         let topic_arn = topic.topic_arn().expect("topic arn").to_string();
         let mut queues = Vec::new();
         for (queue, raw) in [("raw", true), ("envelope", false)] {
-            let url = self
-                .sqs
-                .create_queue()
-                .queue_name(format!("{name}-{queue}"))
-                .send()
-                .await
-                .expect("create queue")
-                .queue_url()
-                .expect("queue url")
-                .to_string();
+            let url = self.queue(&format!("{name}-{queue}")).await;
             let attributes = self
                 .sqs
                 .get_queue_attributes()
@@ -151,6 +142,19 @@ impl World {
         let json = queues.pop().expect("two queues");
         let raw = queues.pop().expect("two queues");
         (topic_arn, raw, json)
+    }
+
+    /// A new SQS queue (e.g. a dead-letter queue); returns its URL.
+    pub async fn queue(&self, name: &str) -> String {
+        self.sqs
+            .create_queue()
+            .queue_name(name)
+            .send()
+            .await
+            .expect("create queue")
+            .queue_url()
+            .expect("queue url")
+            .to_string()
     }
 
     /// Every message waiting in a queue.

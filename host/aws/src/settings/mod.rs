@@ -3,65 +3,27 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::fmt;
 use std::time::Duration;
 
 use clickrules_engine::{
     DEFAULT_FUEL, DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_MS, EngineConfig, Limits, TrustedKeys,
     is_known_region, validate_region,
 };
+use clickrules_pipeline::{
+    ActionTargets, DEFAULT_SNAPSHOT_FUNCTION, DEFAULT_SNAPSHOT_QUALIFIER, InvocationType,
+    SnapshotTarget,
+};
 
 use crate::location::{GUEST_LOCATION_FORMS, GuestLocation};
 
-/// Where the guest comes from.
-pub const GUEST: &str = "CLICKRULES_GUEST";
-/// The function `snapshot` invokes.
-pub const SNAPSHOT_FUNCTION: &str = "CLICKRULES_SNAPSHOT_FUNCTION";
-/// The alias or version `snapshot` invokes; empty means unqualified.
-pub const SNAPSHOT_QUALIFIER: &str = "CLICKRULES_SNAPSHOT_QUALIFIER";
-/// `RequestResponse` or `Event`.
-pub const INVOCATION_TYPE: &str = "CLICKRULES_INVOCATION_TYPE";
-/// The SNS topic `notify` publishes to.
-pub const NOTIFY_TOPIC_ARN: &str = "CLICKRULES_NOTIFY_TOPIC_ARN";
-/// Comma-separated regions `snapshot` may name.
-pub const ALLOWED_REGIONS: &str = "CLICKRULES_ALLOWED_REGIONS";
-/// `true`: accept well-formed region codes missing from the engine's list of known regions.
-pub const ALLOW_UNLISTED_REGIONS: &str = "CLICKRULES_ALLOW_UNLISTED_REGIONS";
-/// Per-press wall-clock deadline in milliseconds.
-pub const TIMEOUT_MS: &str = "CLICKRULES_TIMEOUT_MS";
-/// Guest memory cap in MiB.
-pub const MEMORY_MB: &str = "CLICKRULES_MEMORY_MB";
-/// Fuel per press.
-pub const FUEL: &str = "CLICKRULES_FUEL";
-/// `fail` or `builtin`.
-pub const ON_GUEST_ERROR: &str = "CLICKRULES_ON_GUEST_ERROR";
-/// Comma-separated base64 Ed25519 public keys whose signed precompiled artifacts may be loaded.
-pub const TRUSTED_KEYS: &str = "CLICKRULES_TRUSTED_KEYS";
-/// `true`: refuse a guest that has no valid signed artifact rather than compile it.
-pub const REQUIRE_SIGNED: &str = "CLICKRULES_REQUIRE_SIGNED";
-/// Prefix of guest settings: `CLICKRULES_CONFIG_SECOND_REGION` is served as `second_region`.
-pub const CONFIG_PREFIX: &str = "CLICKRULES_CONFIG_";
+mod variables;
+pub use variables::*;
 
-/// The original Lambda invoked this function.
-pub const DEFAULT_SNAPSHOT_FUNCTION: &str = "scheduled_snapshot";
-/// ... through this alias.
-pub const DEFAULT_SNAPSHOT_QUALIFIER: &str = "prod";
-
-const KNOWN: [&str; 13] = [
-    GUEST,
-    SNAPSHOT_FUNCTION,
-    SNAPSHOT_QUALIFIER,
-    INVOCATION_TYPE,
-    NOTIFY_TOPIC_ARN,
-    ALLOWED_REGIONS,
-    ALLOW_UNLISTED_REGIONS,
-    TIMEOUT_MS,
-    MEMORY_MB,
-    FUEL,
-    ON_GUEST_ERROR,
-    TRUSTED_KEYS,
-    REQUIRE_SIGNED,
-];
+/// A week: long enough to look at a press afterwards, well beyond the 6 h Lambda may retry.
+pub const DEFAULT_LEDGER_RETENTION_HOURS: u64 = 168;
+/// Lambda retries an asynchronous event for up to 6 hours; a shorter retention would let a late
+/// retry run a press again.
+const MIN_LEDGER_RETENTION_HOURS: u64 = 6;
 /// A 32-bit guest cannot address more.
 const MAX_MEMORY_MB: u64 = 4096;
 
@@ -86,33 +48,6 @@ pub enum SettingsError {
     },
 }
 
-/// How `snapshot` calls Lambda: `RequestResponse` waits for the function (as the original did)
-/// so its error is seen; `Event` queues it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum InvocationType {
-    /// Synchronous: the function's error is reported in the press's outcome.
-    #[default]
-    RequestResponse,
-    /// Asynchronous: only the queueing is reported.
-    Event,
-}
-
-impl InvocationType {
-    /// The name the Lambda API uses.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::RequestResponse => "RequestResponse",
-            Self::Event => "Event",
-        }
-    }
-}
-
-impl fmt::Display for InvocationType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// What to do when the configured guest fails a press.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OnGuestError {
@@ -121,27 +56,6 @@ pub enum OnGuestError {
     Fail,
     /// Decide with the built-in default guest instead, and say so in the record.
     Builtin,
-}
-
-/// The Lambda function `snapshot` invokes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SnapshotTarget {
-    /// Function name or ARN.
-    pub function: String,
-    /// Alias or version; `None` invokes `$LATEST` unqualified.
-    pub qualifier: Option<String>,
-    /// Synchronous or queued.
-    pub invocation_type: InvocationType,
-}
-
-impl Default for SnapshotTarget {
-    fn default() -> Self {
-        Self {
-            function: DEFAULT_SNAPSHOT_FUNCTION.into(),
-            qualifier: Some(DEFAULT_SNAPSHOT_QUALIFIER.into()),
-            invocation_type: InvocationType::default(),
-        }
-    }
 }
 
 /// Which precompiled artifacts a deployment accepts.
@@ -174,6 +88,12 @@ pub struct Settings {
     pub artifacts: Option<ArtifactPolicy>,
     /// Served to the guest through `host.config`, keys lowercased.
     pub guest_settings: BTreeMap<String, String>,
+    /// The press ledger's DynamoDB table; `None`: the ledger is off.
+    pub ledger_table: Option<String>,
+    /// How long the ledger keeps a press.
+    pub ledger_retention: Duration,
+    /// Where presses that cannot succeed on retry are sent; `None`: they fail their invocation.
+    pub dead_letter_queue_url: Option<String>,
     /// `CLICKRULES_*` variables that mean nothing here (likely typos), for a warning.
     pub unknown_variables: Vec<String>,
 }
@@ -358,6 +278,19 @@ impl Settings {
             )?,
         };
 
+        let ledger_retention_hours = number(
+            LEDGER_RETENTION_HOURS,
+            DEFAULT_LEDGER_RETENTION_HOURS,
+            24 * 366,
+            "whole hours from 6 (the longest Lambda retries an event) to 8784",
+        )?;
+        if ledger_retention_hours < MIN_LEDGER_RETENTION_HOURS {
+            return Err(invalid(
+                LEDGER_RETENTION_HOURS,
+                &ledger_retention_hours.to_string(),
+                "whole hours from 6 (the longest Lambda retries an event) to 8784",
+            ));
+        }
         let mut guest_settings = BTreeMap::new();
         let mut unknown_variables = Vec::new();
         for (name, value) in env {
@@ -370,7 +303,7 @@ impl Settings {
                     ));
                 }
                 guest_settings.insert(key.to_ascii_lowercase(), value.clone());
-            } else if !KNOWN.contains(&name.as_str()) {
+            } else if !is_known(name) {
                 unknown_variables.push(name.clone());
             }
         }
@@ -389,8 +322,19 @@ impl Settings {
             on_guest_error,
             artifacts,
             guest_settings,
+            ledger_table: set(LEDGER_TABLE).map(str::to_string),
+            ledger_retention: Duration::from_secs(ledger_retention_hours * 3600),
+            dead_letter_queue_url: set(DEAD_LETTER_QUEUE_URL).map(str::to_string),
             unknown_variables,
         })
+    }
+
+    /// Where the deployment's actions go.
+    pub fn targets(&self) -> ActionTargets {
+        ActionTargets {
+            snapshot: self.snapshot.clone(),
+            topic_arn: self.notify_topic_arn.clone(),
+        }
     }
 
     /// The engine configuration these settings describe.
@@ -406,148 +350,4 @@ impl Settings {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::location::S3Uri;
-
-    // The public keys of RFC 8032 test vectors 1 and 2.
-    const KEY_A: &str = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
-    const KEY_B: &str = "PUAXw+hDiVqStwqnTRt+vJyYLM8uxJaMwM1V8Sr0Zgw=";
-
-    fn settings(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
-        Settings::from_env(vars.iter().map(|(k, v)| (*k, *v)))
-    }
-
-    fn invalid_variable(vars: &[(&str, &str)]) -> String {
-        match settings(vars) {
-            Err(SettingsError::Invalid { variable, .. }) => variable,
-            other => panic!("expected an invalid setting, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn defaults_reproduce_the_original_lambda() {
-        let s = settings(&[("PATH", "/bin"), ("AWS_REGION", "us-east-1")]).unwrap();
-        assert_eq!(s.guest, GuestLocation::Builtin);
-        assert_eq!(s.snapshot, SnapshotTarget::default());
-        assert_eq!(s.snapshot.function, "scheduled_snapshot");
-        assert_eq!(s.snapshot.qualifier.as_deref(), Some("prod"));
-        assert_eq!(s.snapshot.invocation_type, InvocationType::RequestResponse);
-        assert_eq!(s.notify_topic_arn, None);
-        assert_eq!(s.allowed_regions, None);
-        assert!(!s.allow_unlisted_regions);
-        assert_eq!(s.limits, Limits::default());
-        assert_eq!(s.on_guest_error, OnGuestError::Fail);
-        assert_eq!(s.artifacts, None);
-        assert!(s.guest_settings.is_empty());
-        assert!(s.unknown_variables.is_empty());
-    }
-
-    #[test]
-    fn every_setting_is_read() {
-        let s = settings(&[
-            (GUEST, "s3://guests/by-click.wasm"),
-            (SNAPSHOT_FUNCTION, "backup"),
-            (SNAPSHOT_QUALIFIER, ""),
-            (INVOCATION_TYPE, "Event"),
-            (
-                NOTIFY_TOPIC_ARN,
-                "arn:aws:sns:us-east-1:123456789012:presses",
-            ),
-            (ALLOWED_REGIONS, "us-west-1, eu-west-1"),
-            (TIMEOUT_MS, "250"),
-            (MEMORY_MB, "16"),
-            (FUEL, "1000000"),
-            (ON_GUEST_ERROR, "builtin"),
-            (TRUSTED_KEYS, &format!("{KEY_A},{KEY_B}")),
-            (REQUIRE_SIGNED, "true"),
-            ("CLICKRULES_CONFIG_SECOND_REGION", "eu-west-1"),
-            ("CLICKRULES_CONFIG_REGION", "us-west-2"),
-            ("CLICKRULES_SNAPSHOT_FUNCTON", "typo"),
-        ])
-        .unwrap();
-        assert_eq!(
-            s.guest,
-            GuestLocation::S3(S3Uri {
-                bucket: "guests".into(),
-                key: "by-click.wasm".into()
-            })
-        );
-        assert_eq!(s.snapshot.function, "backup");
-        assert_eq!(s.snapshot.qualifier, None);
-        assert_eq!(s.snapshot.invocation_type, InvocationType::Event);
-        assert_eq!(
-            s.notify_topic_arn.as_deref(),
-            Some("arn:aws:sns:us-east-1:123456789012:presses")
-        );
-        assert_eq!(
-            s.allowed_regions,
-            Some(vec!["us-west-1".to_string(), "eu-west-1".to_string()])
-        );
-        assert_eq!(s.limits.timeout, Duration::from_millis(250));
-        assert_eq!(s.limits.memory_bytes, 16 << 20);
-        assert_eq!(s.limits.fuel, 1_000_000);
-        assert_eq!(s.on_guest_error, OnGuestError::Builtin);
-        let artifacts = s.artifacts.as_ref().unwrap();
-        assert!(artifacts.require);
-        let keys: Vec<String> = artifacts
-            .trusted
-            .keys()
-            .iter()
-            .map(|k| k.to_string())
-            .collect();
-        assert_eq!(keys, [KEY_A, KEY_B]);
-        assert_eq!(s.guest_settings["second_region"], "eu-west-1");
-        assert_eq!(s.guest_settings["region"], "us-west-2");
-        assert_eq!(s.unknown_variables, ["CLICKRULES_SNAPSHOT_FUNCTON"]);
-        let config = s.engine_config();
-        assert_eq!(config.settings, s.guest_settings);
-        assert_eq!(config.allowed_regions, s.allowed_regions);
-    }
-
-    #[test]
-    fn wrong_values_name_the_variable() {
-        for (var, value) in [
-            (GUEST, "s3://bucket-without-key"),
-            (SNAPSHOT_FUNCTION, " "),
-            (INVOCATION_TYPE, "DryRun"),
-            (ON_GUEST_ERROR, "retry"),
-            (ALLOWED_REGIONS, "us-west-1,moon-1"),
-            (ALLOWED_REGIONS, "us-west-1,mars-north-9"),
-            (ALLOW_UNLISTED_REGIONS, "maybe"),
-            (TIMEOUT_MS, "0"),
-            (TIMEOUT_MS, "1s"),
-            (MEMORY_MB, "5000"),
-            (FUEL, "-1"),
-            (TRUSTED_KEYS, "not-a-key"),
-            (REQUIRE_SIGNED, "yes"),
-            // Requiring signatures with no key to check them against would refuse every guest.
-            (REQUIRE_SIGNED, "true"),
-            ("CLICKRULES_CONFIG_", "x"),
-        ] {
-            assert_eq!(invalid_variable(&[(var, value)]), var, "{var}={value}");
-        }
-    }
-
-    #[test]
-    fn the_message_lists_accepted_values() {
-        let e = settings(&[(INVOCATION_TYPE, "DryRun")]).unwrap_err();
-        let text = e.to_string();
-        assert!(
-            text.contains(INVOCATION_TYPE) && text.contains("RequestResponse"),
-            "{text}"
-        );
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn non_unicode_values_are_an_error() {
-        use std::os::unix::ffi::OsStringExt;
-        let bad = OsString::from_vec(vec![0xff, 0xfe]);
-        let result = Settings::from_env([(OsString::from(GUEST), bad)]);
-        assert!(
-            matches!(result, Err(SettingsError::NotUnicode { ref variable }) if variable == GUEST),
-            "{result:?}"
-        );
-    }
-}
+mod tests;

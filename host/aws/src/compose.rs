@@ -1,0 +1,205 @@
+//! The one composition: a deployment's settings → the press pipeline with its adapters. The
+//! Lambda's `bootstrap`, `clickrules press` (dry run), `press --execute` and `check`/`upload`
+//! with `--function` all build their runtime here, so they cannot drift apart.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use clickrules_engine::{Action, ConfigError, Engine};
+use clickrules_pipeline::{
+    ActionContext, ActionError, DeadLetters, DryRunExecutor, Executor, NoDeadLetters, NoLedger,
+    Pipeline, PreflightError, PressRecord, Receipt, RecordSink,
+};
+
+use crate::aws_executor::AwsExecutor;
+use crate::clients::AwsClients;
+use crate::dead_letters::SqsDeadLetters;
+use crate::guest_load::GuestSourceError;
+use crate::guest_source::{AnySource, open_builtin};
+use crate::location::GuestLocation;
+use crate::settings::{OnGuestError, Settings};
+
+/// Whether the pipeline carries actions out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Actions run for real (the Lambda, `press --execute`).
+    Execute,
+    /// A dry run: every check is made, nothing runs, nothing is sent anywhere.
+    DryRun,
+}
+
+/// The executor a mode calls for.
+#[derive(Debug, Clone)]
+pub enum AnyExecutor {
+    /// Lambda and SNS.
+    Aws(AwsExecutor),
+    /// A dry run.
+    DryRun(DryRunExecutor),
+}
+
+impl Executor for AnyExecutor {
+    fn executes(&self) -> bool {
+        matches!(self, Self::Aws(_))
+    }
+
+    fn preflight(&self, actions: &[Action]) -> Result<(), PreflightError> {
+        match self {
+            Self::Aws(e) => e.preflight(actions),
+            Self::DryRun(e) => e.preflight(actions),
+        }
+    }
+
+    async fn execute(
+        &self,
+        action: &Action,
+        cx: ActionContext<'_>,
+    ) -> Result<Receipt, ActionError> {
+        match self {
+            Self::Aws(e) => e.execute(action, cx).await,
+            Self::DryRun(e) => e.execute(action, cx).await,
+        }
+    }
+}
+
+/// Where presses no retry can fix go.
+#[derive(Debug, Clone)]
+pub enum AnyDeadLetters {
+    /// Nowhere: they fail their invocation (the platform's dead-letter path keeps them).
+    Off(NoDeadLetters),
+    /// The SQS dead-letter queue.
+    Sqs(SqsDeadLetters),
+}
+
+impl DeadLetters for AnyDeadLetters {
+    fn is_on(&self) -> bool {
+        matches!(self, Self::Sqs(_))
+    }
+
+    async fn send(
+        &self,
+        event: &[u8],
+        record: &PressRecord,
+        function_arn: Option<&str>,
+    ) -> Result<(), String> {
+        match self {
+            Self::Off(d) => d.send(event, record, function_arn).await,
+            Self::Sqs(d) => d.send(event, record, function_arn).await,
+        }
+    }
+}
+
+/// The pipeline a deployment runs.
+pub type DeploymentPipeline<R> = Pipeline<AnySource, AnyExecutor, NoLedger, AnyDeadLetters, R>;
+
+/// Why the runtime could not be built. Init fails with it, naming what is wrong.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InitError {
+    /// The engine refused the limits or allow-list.
+    #[error("invalid engine configuration: {0}")]
+    Engine(#[from] ConfigError),
+    /// The guest could not be loaded.
+    #[error("cannot load the guest: {0}")]
+    Guest(#[source] GuestSourceError),
+    /// The built-in fallback guest could not be loaded (a build problem).
+    #[error("cannot load the built-in fallback guest: {0}")]
+    Fallback(#[source] GuestSourceError),
+}
+
+/// How long each part of building the runtime took, for the init log line.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct InitPhases {
+    /// Loading the SDK configuration and building clients (0 when not needed).
+    pub sdk_ms: f64,
+    /// Building the engine.
+    pub engine_ms: f64,
+    /// Loading the guest (and the fallback guest).
+    pub guest_ms: f64,
+}
+
+/// A built runtime.
+#[derive(Debug)]
+pub struct Composed<R> {
+    /// The pipeline.
+    pub pipeline: DeploymentPipeline<R>,
+    /// The AWS clients, when the mode or the guest needed them.
+    pub clients: Option<AwsClients>,
+    /// Where init time went.
+    pub phases: InitPhases,
+}
+
+/// Builds the pipeline `settings` describe, in `mode`, handing records to `sink`. AWS clients
+/// are built only when needed (actions run, or the guest is in S3), so a local dry run needs no
+/// AWS configuration at all.
+pub async fn compose<R: RecordSink>(
+    settings: &Settings,
+    mode: Mode,
+    sink: R,
+) -> Result<Composed<R>, InitError> {
+    let mut phases = InitPhases::default();
+    let needs_aws = mode == Mode::Execute || matches!(settings.guest, GuestLocation::S3(_));
+    let t = Instant::now();
+    let clients = match needs_aws {
+        true => Some(AwsClients::from_env().await),
+        false => None,
+    };
+    phases.sdk_ms = ms(t);
+
+    let t = Instant::now();
+    let engine = Arc::new(Engine::new(settings.engine_config())?);
+    phases.engine_ms = ms(t);
+
+    let t = Instant::now();
+    // A dry run compiles here: signed artifacts are made for the Lambda's machine.
+    let artifacts = match mode {
+        Mode::Execute => settings.artifacts.as_ref(),
+        Mode::DryRun => None,
+    };
+    let source = AnySource::open(
+        &engine,
+        &settings.guest,
+        clients.as_ref().map(|c| &c.s3),
+        artifacts,
+    )
+    .await
+    .map_err(InitError::Guest)?;
+    let fallback = match settings.on_guest_error {
+        OnGuestError::Fail => None,
+        OnGuestError::Builtin => Some(
+            open_builtin(&engine)
+                .map_err(InitError::Fallback)?
+                .current_guest()
+                .clone(),
+        ),
+    };
+    phases.guest_ms = ms(t);
+
+    let (executor, dead_letters) = match (mode, &clients) {
+        (Mode::Execute, Some(clients)) => (
+            AnyExecutor::Aws(AwsExecutor::new(clients, settings)),
+            match &settings.dead_letter_queue_url {
+                Some(url) => {
+                    AnyDeadLetters::Sqs(SqsDeadLetters::new(clients.sqs.clone(), url.clone()))
+                }
+                None => AnyDeadLetters::Off(NoDeadLetters),
+            },
+        ),
+        _ => (
+            AnyExecutor::DryRun(DryRunExecutor::new(settings.targets())),
+            AnyDeadLetters::Off(NoDeadLetters),
+        ),
+    };
+    let pipeline = Pipeline::new(engine, source, executor)
+        .with_dead_letters(dead_letters)
+        .with_sink(sink)
+        .with_fallback(fallback);
+    Ok(Composed {
+        pipeline,
+        clients,
+        phases,
+    })
+}
+
+fn ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1e3
+}

@@ -1,0 +1,96 @@
+//! Every `CLICKRULES_*` variable: its name, what it means and its default, in one table that
+//! the typo check, the README's table and the template test are derived from.
+
+/// One deployment variable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Variable {
+    /// The full name, `CLICKRULES_...`.
+    pub name: &'static str,
+    /// What it sets, in a few words.
+    pub meaning: &'static str,
+    /// What applies when it is unset.
+    pub default: &'static str,
+}
+
+macro_rules! variables {
+    ($($(#[$doc:meta])* $ident:ident = $name:literal, $meaning:literal, $default:literal;)*) => {
+        $( $(#[$doc])* pub const $ident: &str = $name; )*
+        /// Every variable, in the order the docs list them.
+        pub const VARIABLES: &[Variable] = &[
+            $( Variable { name: $name, meaning: $meaning, default: $default }, )*
+        ];
+    };
+}
+
+variables! {
+    /// Where the guest comes from.
+    GUEST = "CLICKRULES_GUEST",
+        "the guest: `s3://bucket/key`, a path to a `.wasm`, or `builtin:default`",
+        "the built-in default guest";
+    /// The function `snapshot` invokes.
+    SNAPSHOT_FUNCTION = "CLICKRULES_SNAPSHOT_FUNCTION",
+        "the function `snapshot` invokes (name or ARN)", "`scheduled_snapshot`";
+    /// The alias or version `snapshot` invokes; empty means unqualified.
+    SNAPSHOT_QUALIFIER = "CLICKRULES_SNAPSHOT_QUALIFIER",
+        "its alias or version; empty invokes it unqualified", "`prod`";
+    /// `RequestResponse` or `Event`.
+    INVOCATION_TYPE = "CLICKRULES_INVOCATION_TYPE",
+        "`RequestResponse` (wait and see errors) or `Event` (queue)", "`RequestResponse`";
+    /// The SNS topic `notify` publishes to.
+    NOTIFY_TOPIC_ARN = "CLICKRULES_NOTIFY_TOPIC_ARN",
+        "the SNS topic `notify` publishes to", "none: a press that notifies fails before acting";
+    /// Comma-separated regions `snapshot` may name.
+    ALLOWED_REGIONS = "CLICKRULES_ALLOWED_REGIONS",
+        "comma-separated regions `snapshot` may name", "any known AWS region";
+    /// `true`: accept well-formed region codes missing from the engine's list of known regions.
+    ALLOW_UNLISTED_REGIONS = "CLICKRULES_ALLOW_UNLISTED_REGIONS",
+        "`true` accepts well-formed region codes newer than this release", "`false`";
+    /// Per-press wall-clock deadline in milliseconds.
+    TIMEOUT_MS = "CLICKRULES_TIMEOUT_MS", "per-press wall-clock deadline, ms", "`1000`";
+    /// Guest memory cap in MiB.
+    MEMORY_MB = "CLICKRULES_MEMORY_MB", "guest memory cap, MiB", "`128`";
+    /// Fuel per press.
+    FUEL = "CLICKRULES_FUEL", "fuel (instructions) per press", "10^12";
+    /// `fail` or `builtin`.
+    ON_GUEST_ERROR = "CLICKRULES_ON_GUEST_ERROR",
+        "`fail`, or `builtin` to let the built-in guest decide when the guest fails", "`fail`";
+    /// Comma-separated base64 Ed25519 public keys whose signed precompiled artifacts may be loaded.
+    TRUSTED_KEYS = "CLICKRULES_TRUSTED_KEYS",
+        "Ed25519 public keys (base64, comma-separated) whose signed artifacts load", "none";
+    /// `true`: refuse a guest that has no valid signed artifact rather than compile it.
+    REQUIRE_SIGNED = "CLICKRULES_REQUIRE_SIGNED",
+        "`true` refuses a guest without a valid signed artifact", "`false`";
+    /// The DynamoDB table of the press ledger.
+    LEDGER_TABLE = "CLICKRULES_LEDGER_TABLE",
+        "DynamoDB table of the press ledger (exactly-once effects)", "off";
+    /// How long the ledger keeps a finished press, in hours.
+    LEDGER_RETENTION_HOURS = "CLICKRULES_LEDGER_RETENTION_HOURS",
+        "hours the ledger keeps a press (at least the 6 h a retry can come)", "`168`";
+    /// The SQS queue presses that cannot succeed on retry are sent to.
+    DEAD_LETTER_QUEUE_URL = "CLICKRULES_DEAD_LETTER_QUEUE_URL",
+        "SQS queue for presses no retry can fix (sent with their record)",
+        "none: such presses fail their invocation";
+}
+
+/// Prefix of guest settings: `CLICKRULES_CONFIG_SECOND_REGION` is served as `second_region`.
+pub const CONFIG_PREFIX: &str = "CLICKRULES_CONFIG_";
+
+/// Whether `name` is a variable this release reads (guest settings aside).
+pub fn is_known(name: &str) -> bool {
+    VARIABLES.iter().any(|v| v.name == name)
+}
+
+/// The variables as a Markdown table, as the README shows it.
+pub fn markdown_table() -> String {
+    let mut table = String::from("| variable | meaning | default |\n|---|---|---|\n");
+    for v in VARIABLES {
+        table.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            v.name, v.meaning, v.default
+        ));
+    }
+    table.push_str(&format!(
+        "| `{CONFIG_PREFIX}<KEY>` | guest setting `<key>` (lowercased), served by `host.config` | unset |\n"
+    ));
+    table
+}

@@ -524,6 +524,53 @@ fn the_notification_topic_is_encrypted_and_presses_no_retry_can_fix_are_dead_let
     );
 }
 
+/// The press ledger: an on-demand table keyed by `pk` with TTL on `ttl`, kept when the stack
+/// goes, with point-in-time recovery; the function may make only the two item calls the ledger
+/// makes, on that table, and is told its name and retention.
+#[test]
+fn the_press_ledger_table_is_least_privilege_and_kept() {
+    let stack = Stack::with(&[("LedgerRetentionHours", "24")]);
+    let table = stack.properties("LedgerTable");
+    assert_eq!(table["BillingMode"], "PAY_PER_REQUEST");
+    assert_eq!(
+        table["KeySchema"],
+        serde_json::json!([{"AttributeName": "pk", "KeyType": "HASH"}])
+    );
+    assert_eq!(
+        table["AttributeDefinitions"],
+        serde_json::json!([{"AttributeName": "pk", "AttributeType": "S"}])
+    );
+    assert_eq!(table["TimeToLiveSpecification"]["AttributeName"], "ttl");
+    assert_eq!(table["TimeToLiveSpecification"]["Enabled"], true);
+    assert_eq!(
+        table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
+        true
+    );
+    assert_eq!(
+        stack.template["Resources"]["LedgerTable"]["DeletionPolicy"],
+        "Retain"
+    );
+    for action in ["dynamodb:GetItem", "dynamodb:UpdateItem"] {
+        let found = stack.function_grants(action);
+        assert_eq!(found.len(), 1, "{action}: {found:#?}");
+        assert_eq!(found[0].resources, ["<LedgerTable.Arn>"], "{action}");
+    }
+    for denied in [
+        "dynamodb:PutItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:Scan",
+        "dynamodb:DeleteTable",
+    ] {
+        assert!(
+            stack.function_grants(denied).is_empty(),
+            "{denied} must not be granted"
+        );
+    }
+    let env = stack.function_environment();
+    assert_eq!(env["CLICKRULES_LEDGER_TABLE"], "<LedgerTable>");
+    assert_eq!(env["CLICKRULES_LEDGER_RETENTION_HOURS"], "24");
+}
+
 #[test]
 fn no_policy_grants_a_wildcard_resource_where_an_arn_exists() {
     for stack in variants() {
@@ -730,7 +777,10 @@ fn function_gets_only_variables_it_reads() {
 fn iot_rule_on_the_button_topic_is_the_only_invoker() {
     let stack = Stack::with(&[]);
     let rule = stack.properties("PressRule")["TopicRulePayload"].clone();
-    assert_eq!(rule["Sql"], "SELECT * FROM 'iotbutton/+'");
+    assert_eq!(
+        rule["Sql"],
+        "SELECT *, traceid() AS clickrules_trace_id FROM 'iotbutton/+' WHERE isUndefined(clickrules_trace_id)"
+    );
     assert_eq!(
         rule["Actions"],
         json!([{ "Lambda": { "FunctionArn": "<Function.Arn>" } }])
@@ -748,7 +798,7 @@ fn iot_rule_on_the_button_topic_is_the_only_invoker() {
     let other = Stack::with(&[("TopicFilter", "buttons/+/press")]);
     assert_eq!(
         other.properties("PressRule")["TopicRulePayload"]["Sql"],
-        "SELECT * FROM 'buttons/+/press'"
+        "SELECT *, traceid() AS clickrules_trace_id FROM 'buttons/+/press' WHERE isUndefined(clickrules_trace_id)"
     );
 }
 

@@ -13,6 +13,9 @@ const S3_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The same for one SNS publish. A hung endpoint otherwise holds the press until the function
 /// times out, and the decision record is never logged.
 const SNS_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// One DynamoDB request of the ledger, and all its retries.
+const DYNAMODB_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
+const DYNAMODB_OPERATION_TIMEOUT: Duration = Duration::from_secs(10);
 /// The same for one SQS send to the dead-letter queue.
 const SQS_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The whole `lambda:Invoke`, retries included. `RequestResponse` waits for the snapshot
@@ -41,6 +44,8 @@ pub struct AwsClients {
     pub sns: aws_sdk_sns::Client,
     /// Presses no retry can fix go to the dead-letter queue through this.
     pub sqs: aws_sdk_sqs::Client,
+    /// The press ledger.
+    pub dynamodb: aws_sdk_dynamodb::Client,
 }
 
 impl AwsClients {
@@ -86,7 +91,16 @@ impl AwsClients {
                 t.operation_attempt_timeout(SQS_ATTEMPT_TIMEOUT)
             }))
             .build();
+        // Bounded tightly: the ledger is read before anything runs, and a press with a ledger
+        // configured never runs unrecorded, so a hung table should fail the press quickly.
+        let dynamodb = aws_sdk_dynamodb::config::Builder::from(config)
+            .timeout_config(timeouts(|t| {
+                t.operation_attempt_timeout(DYNAMODB_ATTEMPT_TIMEOUT)
+                    .operation_timeout(DYNAMODB_OPERATION_TIMEOUT)
+            }))
+            .build();
         Self {
+            dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb),
             s3: aws_sdk_s3::Client::from_conf(s3),
             lambda: aws_sdk_lambda::Client::from_conf(lambda),
             sns: aws_sdk_sns::Client::from_conf(sns),

@@ -7,14 +7,17 @@ use std::time::Instant;
 
 use clickrules_engine::{Action, ConfigError, Engine};
 use clickrules_pipeline::{
-    ActionContext, ActionError, DeadLetters, DryRunExecutor, Executor, NoDeadLetters, NoLedger,
-    Pipeline, PreflightError, PressRecord, Receipt, RecordSink,
+    ActionContext, ActionError, Claim, DeadLetters, DryRunExecutor, End, Executor, Lease, Ledger,
+    LedgerError, NoDeadLetters, NoLedger, OutcomeRecord, Pipeline, PreflightError, PressRecord,
+    Receipt, RecordSink,
 };
 
 use crate::aws_executor::AwsExecutor;
 use crate::clients::AwsClients;
 use crate::dead_letters::SqsDeadLetters;
+use crate::dynamo_ledger::DynamoLedger;
 use crate::guest_load::GuestSourceError;
+use crate::guest_load::LoadOptions;
 use crate::guest_source::{AnySource, open_builtin};
 use crate::location::GuestLocation;
 use crate::settings::{OnGuestError, Settings};
@@ -88,8 +91,62 @@ impl DeadLetters for AnyDeadLetters {
     }
 }
 
+/// The press ledger a deployment uses.
+#[derive(Debug, Clone)]
+pub enum AnyLedger {
+    /// None (`CLICKRULES_LEDGER_TABLE` unset, or a dry run).
+    Off(NoLedger),
+    /// DynamoDB.
+    Dynamo(DynamoLedger),
+}
+
+impl Ledger for AnyLedger {
+    fn is_on(&self) -> bool {
+        matches!(self, Self::Dynamo(_))
+    }
+
+    async fn claim(
+        &self,
+        press_id: &str,
+        lease_until_ms: u64,
+        now_ms: u64,
+    ) -> Result<Claim, LedgerError> {
+        match self {
+            Self::Off(l) => l.claim(press_id, lease_until_ms, now_ms).await,
+            Self::Dynamo(l) => l.claim(press_id, lease_until_ms, now_ms).await,
+        }
+    }
+
+    async fn commit(&self, lease: &Lease, record: &PressRecord) -> Result<(), LedgerError> {
+        match self {
+            Self::Off(l) => l.commit(lease, record).await,
+            Self::Dynamo(l) => l.commit(lease, record).await,
+        }
+    }
+
+    async fn outcome(
+        &self,
+        lease: &Lease,
+        number: usize,
+        outcome: &OutcomeRecord,
+        end: Option<(End, &PressRecord)>,
+    ) -> Result<(), LedgerError> {
+        match self {
+            Self::Off(l) => l.outcome(lease, number, outcome, end).await,
+            Self::Dynamo(l) => l.outcome(lease, number, outcome, end).await,
+        }
+    }
+
+    async fn end(&self, lease: &Lease, end: End, record: &PressRecord) -> Result<(), LedgerError> {
+        match self {
+            Self::Off(l) => l.end(lease, end, record).await,
+            Self::Dynamo(l) => l.end(lease, end, record).await,
+        }
+    }
+}
+
 /// The pipeline a deployment runs.
-pub type DeploymentPipeline<R> = Pipeline<AnySource, AnyExecutor, NoLedger, AnyDeadLetters, R>;
+pub type DeploymentPipeline<R> = Pipeline<AnySource, AnyExecutor, AnyLedger, AnyDeadLetters, R>;
 
 /// Why the runtime could not be built. Init fails with it, naming what is wrong.
 #[derive(Debug, thiserror::Error)]
@@ -155,11 +212,24 @@ pub async fn compose<R: RecordSink>(
         Mode::Execute => settings.artifacts.as_ref(),
         Mode::DryRun => None,
     };
-    let source = AnySource::open(
+    // A dry run claims nothing: it must not answer a later real delivery as a duplicate.
+    let ledger = match (mode, &clients, &settings.ledger_table) {
+        (Mode::Execute, Some(clients), Some(table)) => AnyLedger::Dynamo(DynamoLedger::new(
+            clients.dynamodb.clone(),
+            table.clone(),
+            settings.ledger_retention,
+        )),
+        _ => AnyLedger::Off(NoLedger),
+    };
+    let mut options = LoadOptions::from_lambda_env(artifacts.cloned());
+    if let AnyLedger::Dynamo(ledger) = &ledger {
+        options.floor_store = Some(ledger.clone());
+    }
+    let source = AnySource::open_with(
         &engine,
         &settings.guest,
         clients.as_ref().map(|c| &c.s3),
-        artifacts,
+        options,
     )
     .await
     .map_err(InitError::Guest)?;
@@ -190,6 +260,7 @@ pub async fn compose<R: RecordSink>(
         ),
     };
     let pipeline = Pipeline::new(engine, source, executor)
+        .with_ledger(ledger)
         .with_dead_letters(dead_letters)
         .with_sink(sink)
         .with_fallback(fallback);

@@ -141,6 +141,9 @@ pub struct LoadOptions {
     /// The function's memory, MB: a compile estimated to need more is refused with
     /// [`GuestSourceError::CompileMemory`]. `None`: no check.
     pub function_memory_mb: Option<u64>,
+    /// Where the newest signed-artifact sequence per guest location is kept across cold starts
+    /// (the ledger table); `None`: per instance only.
+    pub floor_store: Option<crate::DynamoLedger>,
 }
 
 impl LoadOptions {
@@ -149,6 +152,7 @@ impl LoadOptions {
         Self {
             artifacts,
             function_memory_mb: lambda_function_memory_mb(),
+            floor_store: None,
         }
     }
 }

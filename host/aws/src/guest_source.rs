@@ -69,6 +69,35 @@ pub enum AnySource {
 }
 
 impl AnySource {
+    /// As [`open`](Self::open), with explicit load options (artifacts, memory, floor store).
+    pub async fn open_with(
+        engine: &Arc<Engine>,
+        location: &GuestLocation,
+        s3: Option<&aws_sdk_s3::Client>,
+        options: LoadOptions,
+    ) -> Result<Self, GuestSourceError> {
+        Ok(match location {
+            GuestLocation::Builtin => Self::Fixed(open_builtin(engine)?),
+            GuestLocation::Path(path) => Self::Fixed(open_file(engine, path, &options).await?),
+            GuestLocation::S3(uri) => Self::S3(
+                S3GuestSource::open_with(
+                    Arc::clone(engine),
+                    s3.ok_or_else(|| {
+                        GuestSourceError::Fetch(FetchError::Rejected {
+                            uri: uri.to_string(),
+                            status: 0,
+                            message: "no S3 client was configured".into(),
+                        })
+                    })?
+                    .clone(),
+                    uri.clone(),
+                    options,
+                )
+                .await?,
+            ),
+        })
+    }
+
     /// Loads the guest at `location` now (the cold-start fetch for S3), so a missing or broken
     /// guest fails init rather than the first press. The built-in guest is part of the binary
     /// and needs no signature. In Lambda, a compile of a file or S3 guest that would not fit in

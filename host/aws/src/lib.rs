@@ -4,6 +4,7 @@
 //! - guest source: the built-in guest, a file, or an S3 object hot-swapped on every press
 //!   ([`AnySource`], [`S3GuestSource`]), loading signed artifacts when trusted;
 //! - executor: `snapshot` → `lambda:Invoke`, `notify` → `sns:Publish` ([`AwsExecutor`]);
+//! - ledger: exactly-once presses in DynamoDB ([`DynamoLedger`]);
 //! - dead letters: presses no retry can fix → SQS ([`SqsDeadLetters`]);
 //! - record sink: one JSON line per press in CloudWatch Embedded Metric Format ([`RecordLog`]);
 //! - settings: every variable in one table ([`settings::VARIABLES`]).
@@ -29,6 +30,7 @@ mod clients;
 mod compile_memory;
 mod compose;
 mod dead_letters;
+mod dynamo_ledger;
 mod guest_load;
 mod guest_source;
 mod location;
@@ -45,9 +47,11 @@ pub use compile_memory::{
     compile_memory_estimate_mb, lambda_function_memory_mb, release_freed_heap,
 };
 pub use compose::{
-    AnyDeadLetters, AnyExecutor, Composed, DeploymentPipeline, InitError, InitPhases, Mode, compose,
+    AnyDeadLetters, AnyExecutor, AnyLedger, Composed, DeploymentPipeline, InitError, InitPhases,
+    Mode, compose,
 };
 pub use dead_letters::{SqsDeadLetters, dead_letter_body};
+pub use dynamo_ledger::DynamoLedger;
 pub use guest_load::{ArtifactUnavailable, GuestSourceError, LoadOptions};
 pub use guest_source::{AnySource, open_builtin, open_file};
 pub use location::{GUEST_LOCATION_FORMS, GuestLocation, S3Uri};

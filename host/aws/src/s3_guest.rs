@@ -107,6 +107,13 @@ impl<O: ObjectStore> S3GuestSource<O> {
         uri: S3Uri,
         options: LoadOptions,
     ) -> Result<Self, GuestSourceError> {
+        // Artifacts older than the newest any instance loaded are refused from the first load.
+        if let (Some(floors), Some(_)) = (&options.floor_store, &options.artifacts) {
+            match floors.artifact_floor(&uri.to_string()).await {
+                Ok(floor) => engine.raise_artifact_floor(&uri.to_string(), floor),
+                Err(e) => tracing::warn!(error = %e, "could not read the artifact floor"),
+            }
+        }
         let source = Self {
             engine,
             store,
@@ -216,6 +223,16 @@ impl<O: ObjectStore> S3GuestSource<O> {
                 true => &self.counters.artifacts,
                 false => &self.counters.compiles,
             });
+            if loaded.guest.is_precompiled()
+                && let Some(floors) = &self.options.floor_store
+            {
+                let location = self.uri.to_string();
+                let floor = self.engine.artifact_floor(&location);
+                if let Err(e) = floors.raise_artifact_floor(&location, floor).await {
+                    // The press goes on: this instance still refuses older artifacts.
+                    tracing::warn!(error = %e, "could not store the artifact floor");
+                }
+            }
         }
         (loaded, artifact_etag)
     }

@@ -122,6 +122,7 @@ fn open_signed(
         LoadOptions {
             artifacts: Some(policy),
             function_memory_mb: None,
+            floor_store: None,
         },
     ))
 }
@@ -674,6 +675,7 @@ fn tight_source(
     let options = LoadOptions {
         artifacts,
         function_memory_mb: Some(small),
+        floor_store: None,
     };
     let source = block_on(S3GuestSource::open_with(
         Arc::clone(&engine),

@@ -2,8 +2,6 @@
 //! exact Lambda `Invoke`, `notify` read back through SQS, presses no retry can fix sent to the
 //! SQS dead-letter queue, and every failure a failed press.
 
-mod support;
-
 use clickrules_aws::{
     AwsExecutor, FetchError, GuestSourceError, Mode, S3GuestSource, S3Uri, Settings,
     SqsDeadLetters, compose, open_builtin,
@@ -14,9 +12,10 @@ use clickrules_pipeline::{
     InvocationType, MemorySink, OutcomeStatus, Pipeline, PreflightError, PressRecord, PressRequest,
     PressResult, Receipt, SnapshotTarget,
 };
+use clickrules_test_support::moto;
+use clickrules_test_support::{StubServer, World, engine, engine_with, invocations};
 use clickrules_tests::{fixture, guest_bytes, guests};
 use serde_json::Value;
-use support::{StubServer, World, engine, engine_with, invocations};
 
 const BUCKET: &str = "clickrules-guests";
 
@@ -765,7 +764,7 @@ async fn a_refused_publish_fails_the_press() {
     world.upload(&uri, &guest_bytes(guests::BY_CLICK)).await;
     let engine = engine();
     let source = s3_source(&world, &engine, &uri).await;
-    let missing_topic = format!("arn:aws:sns:us-east-1:{}:missing", support::moto::ACCOUNT);
+    let missing_topic = format!("arn:aws:sns:us-east-1:{}:missing", moto::ACCOUNT);
     let pipeline = Pipeline::new(engine, source, executor(&world, Some(missing_topic)));
     let event = fixture("iot-button-long.json");
     let result = pipeline
@@ -805,7 +804,7 @@ async fn a_press_no_retry_can_fix_is_sent_to_the_sqs_dead_letter_queue() {
     let engine = engine();
     let source = FixedGuest::from_bytes(&engine, &guest_bytes(guests::BY_CLICK), guests::BY_CLICK)
         .expect("the by-click guest loads");
-    let missing_topic = format!("arn:aws:sns:us-east-1:{}:missing", support::moto::ACCOUNT);
+    let missing_topic = format!("arn:aws:sns:us-east-1:{}:missing", moto::ACCOUNT);
     let pipeline =
         Pipeline::new(engine, source, executor(&world, Some(missing_topic))).with_dead_letters(
             SqsDeadLetters::new(world.clients.sqs.clone(), queue_url.clone()),
@@ -900,7 +899,7 @@ async fn open_against_stub_s3(
 ) -> Result<S3GuestSource<aws_sdk_s3::Client>, GuestSourceError> {
     let stub = StubServer::start(status, &[("Content-Type", "application/xml")], body);
     let config = clickrules_aws::config_loader()
-        .region(aws_config::Region::new(support::moto::REGION))
+        .region(aws_config::Region::new(moto::REGION))
         .endpoint_url(stub.endpoint())
         .credentials_provider(aws_sdk_s3::config::Credentials::new(
             "testing", "testing", None, None, "stub",
@@ -953,7 +952,7 @@ async fn access_denied_is_a_clear_error() {
 /// `AwsClients::from_env`, which reads the process environment; it is not tested here.)
 #[tokio::test]
 async fn compose_builds_a_dry_run_pipeline_from_settings_without_aws() {
-    let topic = format!("arn:aws:sns:us-east-1:{}:presses", support::moto::ACCOUNT);
+    let topic = format!("arn:aws:sns:us-east-1:{}:presses", moto::ACCOUNT);
     let settings = Settings::from_env([
         ("CLICKRULES_GUEST", guests::BY_CLICK),
         ("CLICKRULES_NOTIFY_TOPIC_ARN", topic.as_str()),

@@ -4,12 +4,6 @@
 //! outcome: the press fails, the decision record lists each action's outcome with the reason,
 //! and nothing reports success. Needs no emulator.
 
-#[path = "support/scripted.rs"]
-mod scripted;
-// For `engine_with`; the emulator helpers are not used here.
-#[allow(dead_code, unused_imports)]
-mod support;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,10 +18,10 @@ use clickrules_pipeline::{
     ActionError, ActionTargets, Disposition, Failure, FetchKind, FixedGuest, GuestRecord,
     OutcomeStatus, Pipeline, PressRecord, PressRequest, PressResult, Receipt, SnapshotTarget,
 };
+use clickrules_test_support::engine_with;
+use clickrules_test_support::scripted::{Reply, ScriptedServer};
 use clickrules_tests::{fixture, guest_bytes, guests};
-use scripted::{Reply, ScriptedServer};
 use serde_json::Value;
-use support::engine_with;
 
 const TOPIC_ARN: &str = "arn:aws:sns:us-east-1:123456789012:presses";
 
@@ -769,6 +763,7 @@ async fn s3_artifact_over_its_limit_is_refused_from_its_content_length() {
             require: true,
         }),
         function_memory_mb: None,
+        floor_store: None,
     };
     let result = S3GuestSource::open_with(engine_with(&[]), clients.s3, guest_uri(), options).await;
     assert_eq!(s3.count(), 2, "the .wasm, then its artifact once");

@@ -3,26 +3,21 @@
 //! `press --remote` against a scripted endpoint standing in for the deployed Lambda, which moto
 //! cannot run.
 
-// The emulator harness and scripted server of the AWS tests, each used only in part here.
-#[allow(dead_code)]
-#[path = "../../aws/tests/support/moto.rs"]
-mod moto;
-#[path = "support/run.rs"]
-mod run;
-#[allow(dead_code)]
-#[path = "../../aws/tests/support/scripted.rs"]
-mod scripted;
-
 use std::process::Output;
 
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use clickrules_aws::AwsClients;
 use clickrules_engine::sha256_hex;
+use clickrules_test_support::moto::{self, Moto, invocations};
+use clickrules_test_support::run::{self, field};
+use clickrules_test_support::scripted::{Reply, ScriptedServer};
 use clickrules_tests::{guest_bytes, guests};
-use moto::{Moto, invocations};
-use run::{clickrules, field};
-use scripted::{Reply, ScriptedServer};
 use serde_json::{Value, json};
+
+/// Runs `clickrules` against `endpoint` (see [`run::against`]).
+fn clickrules(args: &[&str], endpoint: &str, env: &[(&str, &str)]) -> Output {
+    run::against(env!("CARGO_BIN_EXE_clickrules"), args, endpoint, env)
+}
 
 /// What the default guest asks `scheduled_snapshot:prod` for, as the original Lambda did.
 const SNAPSHOT_PAYLOAD: &str = r#"{"region":"us-west-1"}"#;
@@ -683,4 +678,50 @@ fn press_with_a_printing_guest_from_s3_prints_its_decision() {
         "{text}"
     );
     assert!(text.contains(r#"1. ignore "chatty""#), "{text}");
+}
+
+/// `press --execute` with `CLICKRULES_LEDGER_TABLE` uses the ledger; `--press-id` delivers a
+/// press again as a retry or duplicate would: the second delivery runs nothing.
+#[test]
+fn press_execute_uses_the_ledger_and_press_id_redelivers_a_press() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let Some(world) = rt.block_on(clickrules_test_support::World::start(
+        "press_execute_uses_the_ledger_and_press_id_redelivers_a_press",
+    )) else {
+        return;
+    };
+    rt.block_on(world.ledger_table("presses"));
+    rt.block_on(world.snapshot_function("scheduled_snapshot"));
+    let endpoint = world.moto.endpoint();
+    let env = [("CLICKRULES_LEDGER_TABLE", "presses")];
+    let args = ["press", "--execute", "--press-id", "cli-press-1", "--json"];
+    world.moto.start_recording();
+    let first = clickrules(&args, &endpoint, &env);
+    let second = clickrules(&args, &endpoint, &env);
+    let recording = world.moto.stop_recording();
+    assert_success(&first);
+    assert_success(&second);
+    let first: Value = serde_json::from_slice(&first.stdout).unwrap();
+    let second: Value = serde_json::from_slice(&second.stdout).unwrap();
+    assert_eq!(first["press_id"], "cli-press-1");
+    assert_eq!(first["ledger"]["outcome"], "new");
+    assert_eq!(second["ledger"]["outcome"], "duplicate");
+    assert_eq!(invocations(&recording).len(), 1, "{recording:#?}");
+
+    // The human table says so too.
+    let out = clickrules(
+        &["press", "--execute", "--press-id", "cli-press-1"],
+        &endpoint,
+        &env,
+    );
+    assert!(
+        stdout(&out).contains(
+            "ledger     duplicate of press cli-press-1: answered from the ledger, nothing ran"
+        ),
+        "{}",
+        stdout(&out)
+    );
 }

@@ -3,22 +3,20 @@
 //! beside the `.wasm`, and a source trusting the key loads the guest from the artifact without
 //! compiling it. Without a key, upload says the guest will compile on every cold start.
 
-// The emulator harness of the AWS tests; this test uses only its start-up and endpoint.
-#[allow(dead_code)]
-#[path = "../../aws/tests/support/moto.rs"]
-mod moto;
-#[path = "support/run.rs"]
-mod run;
-
 use std::process::Output;
 use std::sync::Arc;
 
 use clickrules_aws::{ArtifactPolicy, AwsClients, S3GuestSource, S3Uri};
 use clickrules_engine::{Engine, EngineConfig, LoadedFrom, TrustedKeys};
 use clickrules_pipeline::GuestSource;
+use clickrules_test_support::Moto;
+use clickrules_test_support::run::{self, field};
 use clickrules_tests::{guest_bytes, guests};
-use moto::Moto;
-use run::{clickrules, field};
+
+/// Runs `clickrules` against `endpoint` (see [`run::against`]).
+fn clickrules(args: &[&str], endpoint: &str, env: &[(&str, &str)]) -> Output {
+    run::against(env!("CARGO_BIN_EXE_clickrules"), args, endpoint, env)
+}
 
 fn stdout(out: &Output) -> String {
     assert!(

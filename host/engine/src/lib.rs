@@ -21,7 +21,9 @@
 #![deny(missing_docs)]
 
 mod action;
+mod arch;
 mod artifact;
+mod artifact_error;
 mod bindings;
 mod bounded;
 mod call;
@@ -69,9 +71,9 @@ pub use action::{Action, ValidationError, ValidationPolicy, validate_actions, va
 pub use regions::{KNOWN_REGIONS, is_known_region};
 
 // Signed precompiled guests: keys, signing and what is checked before loading native code.
-pub use artifact::{
-    Arch, ArtifactBinding, ArtifactError, ArtifactExpectation, ArtifactHeader, UnknownArch,
-};
+pub use arch::{Arch, UnknownArch};
+pub use artifact::{ArtifactBinding, ArtifactExpectation, ArtifactHeader};
+pub use artifact_error::ArtifactError;
 pub use keys::{ArtifactSigner, KeyError, PublicKey, TrustedKeys};
 
 /// The limits a component's structure is checked against before it is compiled.

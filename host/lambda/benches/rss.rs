@@ -9,13 +9,6 @@
 //! `-- NAME` to run only the rows whose name contains NAME). Linux only: it reads
 //! `/proc/<pid>/status`.
 
-#[path = "../../aws/tests/support/stub.rs"]
-mod stub;
-
-#[allow(dead_code)]
-#[path = "../tests/support/runtime_api.rs"]
-mod runtime_api;
-
 use std::fmt::Write as _;
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -23,9 +16,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use clickrules_engine::{Arch, ArtifactBinding, ArtifactSigner, Engine, EngineConfig};
+use clickrules_test_support::StubServer;
+use clickrules_test_support::runtime_api::{Reply, RuntimeApi};
 use clickrules_tests::guests;
-use runtime_api::{Reply, RuntimeApi};
-use stub::StubServer;
 
 const BOOTSTRAP: &str = env!("CARGO_BIN_EXE_bootstrap");
 const EVENT: &[u8] =

@@ -1,20 +1,12 @@
 //! The `bootstrap` binary end to end: a stand-in Lambda Runtime API hands it events, moto
 //! serves S3 and Lambda, and the decision records come back as invocation responses.
 
-#[allow(dead_code, unused_imports)]
-#[path = "../../aws/tests/support/mod.rs"]
-mod support;
-
-#[allow(dead_code)]
-#[path = "support/runtime_api.rs"]
-mod runtime_api;
-
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
+use clickrules_test_support::runtime_api::{self, RuntimeApi};
+use clickrules_test_support::{World, invocations, moto};
 use clickrules_tests::{fixture, guests};
-use runtime_api::RuntimeApi;
-use support::{World, invocations};
 
 const BOOTSTRAP: &str = env!("CARGO_BIN_EXE_bootstrap");
 
@@ -28,7 +20,7 @@ fn bootstrap(runtime_api: u16, endpoint: &str, home: &Path, extra: &[(&str, &str
         .env("AWS_LAMBDA_FUNCTION_NAME", "clickrules")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_REGION", support::moto::REGION)
+        .env("AWS_REGION", moto::REGION)
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_EC2_METADATA_DISABLED", "true")
@@ -436,4 +428,75 @@ async fn a_dry_run_decides_and_fails_exactly_as_the_lambda() {
         assert_eq!(dry.fallback.is_some(), lambda.fallback.is_some(), "{name}");
         assert!(!dry.executed && lambda.executed, "{name}");
     }
+}
+
+/// Through the real `bootstrap` with the ledger table: the same press delivered twice (two
+/// request ids, one trace id, as a duplicate delivery) invokes the snapshot once; a retry of a
+/// press whose notification failed (its topic did not exist yet) publishes once the topic
+/// exists and takes no second backup; the records say which delivery was which.
+#[tokio::test]
+async fn the_ledger_makes_each_press_take_effect_once_through_bootstrap() {
+    let Some(world) = World::start("the_ledger_makes_each_press_take_effect_once").await else {
+        return;
+    };
+    world.snapshot_function("scheduled_snapshot").await;
+    world.ledger_table("presses").await;
+    let traced =
+        br#"{"serialNumber":"G030JF055364XVRB","clickType":"SINGLE","clickrules_trace_id":"t-1"}"#;
+    world.moto.start_recording();
+    let (replies, logs) = run_bootstrap(
+        &world,
+        "ledger-duplicate",
+        &[("CLICKRULES_LEDGER_TABLE", "presses")],
+        vec![("req-a", traced.to_vec()), ("req-b", traced.to_vec())],
+    )
+    .await;
+    let recording = world.moto.stop_recording();
+    assert_eq!(invocations(&recording).len(), 1, "{logs}");
+    let outcomes: Vec<&serde_json::Value> = replies
+        .iter()
+        .map(|r| &r.body["ledger"]["outcome"])
+        .collect();
+    assert_eq!(outcomes, ["new", "duplicate"], "{replies:?}");
+    assert!(replies.iter().all(|r| r.body["press_id"] == "t-1"));
+    assert!(
+        logs.contains(r#""ledger":"presses""#),
+        "the init log names the table: {logs}"
+    );
+
+    let topic = format!("arn:aws:sns:{}:{}:later", moto::REGION, moto::ACCOUNT);
+    let settings = [
+        ("CLICKRULES_LEDGER_TABLE", "presses"),
+        ("CLICKRULES_GUEST", guests::ACTIONS),
+        (
+            "CLICKRULES_CONFIG_ACTIONS",
+            "snapshot:us-west-1;notify:Pressed|hello",
+        ),
+        ("CLICKRULES_NOTIFY_TOPIC_ARN", topic.as_str()),
+    ];
+    let event = fixture("iot-button-single.json");
+    world.moto.start_recording();
+    let (first, _) = run_bootstrap(
+        &world,
+        "ledger-retry-1",
+        &settings,
+        vec![("req-r", event.clone())],
+    )
+    .await;
+    assert_eq!(first[0].kind, "error", "{:?}", first[0]);
+    world.topic_with_queues("later").await;
+    // Lambda's two retries, with the same request id.
+    let (retries, logs) = run_bootstrap(
+        &world,
+        "ledger-retry-2",
+        &settings,
+        vec![("req-r", event.clone()), ("req-r", event)],
+    )
+    .await;
+    let recording = world.moto.stop_recording();
+    assert_eq!(retries[0].kind, "response", "{:?}\n{logs}", retries[0]);
+    assert_eq!(retries[0].body["ledger"]["outcome"], "resumed");
+    assert_eq!(retries[0].body["ledger"]["skipped_actions"], 1);
+    assert_eq!(retries[1].body["ledger"]["outcome"], "duplicate");
+    assert_eq!(invocations(&recording).len(), 1, "one backup in all");
 }

@@ -461,9 +461,12 @@ where
             // The last write ends the press; a press no retry can fix is dead-lettered first,
             // so the stored record says so and a redelivery is answered as done.
             let failure = actions_failure(&errors, record.outcomes.len());
+            // Any failed action leaves the press open: AWS's retry (or a redrive after the cause
+            // is fixed) then runs only what failed. Dead-lettering a press that no automatic
+            // retry can fix stops the pointless retries, not a deliberate redelivery.
             let end = match &failure {
-                Some(f) if f.is_retryable() => End::Retry,
-                _ => End::Complete,
+                Some(_) => End::Retry,
+                None => End::Complete,
             };
             if let Some(f) = &failure
                 && !f.is_retryable()

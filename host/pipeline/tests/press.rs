@@ -590,26 +590,41 @@ async fn the_request_budget_is_three_for_a_new_press_and_one_for_a_duplicate() {
     assert_eq!(pipeline.ledger().requests(), 4);
 }
 
+/// An action no retry can fix: the press is dead-lettered (no pointless automatic retries), but
+/// stays open in the ledger, so a deliberate redelivery once the cause is fixed (a redrive)
+/// runs only the action that failed.
 #[tokio::test]
-async fn a_non_retryable_action_failure_is_dead_lettered_once() {
-    let engine = engine(&[]);
-    let source = file_guest(&engine, guests::DEFAULT);
+async fn a_non_retryable_action_failure_is_dead_lettered_and_a_redelivery_runs_only_it() {
+    let engine = engine(&[("actions", "snapshot:us-west-1;snapshot:eu-west-1")]);
+    let source = file_guest(&engine, guests::ACTIONS);
     let pipeline = Pipeline::new(
         Arc::clone(&engine),
         source,
-        FakeExecutor::default().failing("us-west-1", false),
+        FakeExecutor::default().failing("eu-west-1", false),
     )
     .with_ledger(MemoryLedger::new())
     .with_dead_letters(MemoryDeadLetters::new());
     let first = press(&pipeline, "req-1", &traced("trace-d")).await;
     assert_eq!(first.disposition, Disposition::DeadLettered);
     assert!(first.record.dead_lettered);
-    // The redelivery is answered from the ledger: nothing runs, nothing is sent again.
-    let again = press(&pipeline, "req-1", &traced("trace-d")).await;
-    assert_eq!(again.record.ledger.outcome, LedgerOutcome::Duplicate);
-    assert_eq!(again.disposition, Disposition::DeadLettered);
-    assert_eq!(pipeline.executor().ran().len(), 1);
     assert_eq!(pipeline.dead_letters().sent().len(), 1);
+
+    pipeline.executor().failing.lock().unwrap().clear();
+    let again = press(&pipeline, "req-1", &traced("trace-d")).await;
+    assert!(again.record.ok, "{:?}", again.failure);
+    assert_eq!(again.record.ledger.outcome, LedgerOutcome::Resumed);
+    assert_eq!(again.record.ledger.skipped_actions, 1);
+    assert_eq!(
+        pipeline.executor().ran(),
+        [
+            Action::snapshot("us-west-1"),
+            Action::snapshot("eu-west-1"),
+            Action::snapshot("eu-west-1")
+        ]
+    );
+    let done = press(&pipeline, "req-1", &traced("trace-d")).await;
+    assert_eq!(done.record.ledger.outcome, LedgerOutcome::Duplicate);
+    assert_eq!(pipeline.executor().ran().len(), 3);
 }
 
 #[tokio::test]

@@ -1,9 +1,6 @@
 //! Shared set-up for the emulator tests: a moto server, SDK clients pointed at it, and the AWS
 //! resources a deployment has (guest bucket, snapshot function with its `prod` alias, topic).
 
-pub mod moto;
-pub mod stub;
-
 use std::sync::Arc;
 
 use aws_sdk_s3::primitives::ByteStream;
@@ -11,13 +8,16 @@ use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use clickrules_aws::{AwsClients, S3Uri};
 use clickrules_engine::{Engine, EngineConfig};
 
-pub use moto::{Moto, invocations};
-pub use stub::StubServer;
+use crate::moto::Moto;
 
 /// One test's emulator and clients.
+#[derive(Debug)]
 pub struct World {
+    /// The emulator, stopped when the world is dropped.
     pub moto: Moto,
+    /// The clients the AWS edge uses, pointed at the emulator.
     pub clients: AwsClients,
+    /// SQS, for the queues tests read messages back from.
     pub sqs: aws_sdk_sqs::Client,
     /// The configuration the clients were built from.
     pub config: aws_config::SdkConfig,
@@ -142,6 +142,35 @@ impl World {
         let json = queues.pop().expect("two queues");
         let raw = queues.pop().expect("two queues");
         (topic_arn, raw, json)
+    }
+
+    /// A press-ledger table as the template creates it: on demand, string key `pk`.
+    pub async fn ledger_table(&self, name: &str) {
+        use aws_sdk_dynamodb::types::{
+            AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        };
+        self.clients
+            .dynamodb
+            .create_table()
+            .table_name(name)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("pk")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .expect("attribute definition"),
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name("pk")
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .expect("key schema"),
+            )
+            .send()
+            .await
+            .expect("create the ledger table");
     }
 
     /// A new SQS queue (e.g. a dead-letter queue); returns its URL.

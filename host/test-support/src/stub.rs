@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Answers every request with the same response; counts the requests.
+#[derive(Debug)]
 pub struct StubServer {
     port: u16,
     requests: Arc<AtomicUsize>,

@@ -1,7 +1,7 @@
 //! A stand-in for the Lambda Runtime API, as much of it as the runtime client uses: `next`,
-//! `response`, `error`. `next` blocks while no event is queued, as the real one does. Shared by
-//! the end-to-end test (`tests/runtime_api.rs`) and the memory bench (`benches/rss.rs`), which
-//! include this file with `#[path]`.
+//! `response`, `error`. `next` blocks while no event is queued, as the real one does. Used by
+//! the Lambda's end-to-end test (`host/lambda/tests/runtime_api.rs`) and memory bench
+//! (`host/lambda/benches/rss.rs`).
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -15,22 +15,26 @@ pub const WAIT: Duration = Duration::from_secs(60);
 /// What the function posted back for one request.
 #[derive(Debug, Clone)]
 pub struct Reply {
+    /// The request id the reply's path names.
     pub request_id: String,
     /// `response` or `error`.
     pub kind: String,
+    /// The posted JSON (`null` when it was not JSON).
     pub body: serde_json::Value,
     /// When it arrived.
     pub at: Instant,
 }
 
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct State {
     events: VecDeque<(String, Vec<u8>)>,
     replies: Vec<Reply>,
 }
 
 /// The Runtime API on 127.0.0.1:`port`, handing out queued events in order.
+#[derive(Debug)]
 pub struct RuntimeApi {
+    /// The port, for `AWS_LAMBDA_RUNTIME_API=127.0.0.1:PORT`.
     pub port: u16,
     state: Arc<(Mutex<State>, Condvar)>,
 }

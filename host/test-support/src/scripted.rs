@@ -12,8 +12,11 @@ use std::time::Duration;
 pub enum Reply {
     /// An HTTP response.
     Respond {
+        /// The status code.
         status: u16,
+        /// Headers (name, value); `Content-Length` and `Connection: close` are added.
         headers: Vec<(String, String)>,
+        /// The body.
         body: Vec<u8>,
     },
     /// Read the request, then say nothing and keep the connection open: a hung service.
@@ -22,9 +25,13 @@ pub enum Reply {
     /// sent whatever the body's size (shorter: a truncated body; the connection then closes),
     /// or `None` for chunked transfer encoding, which announces no length at all.
     Framed {
+        /// The status code.
         status: u16,
+        /// Headers (name, value); the framing header and `Connection: close` are added.
         headers: Vec<(String, String)>,
+        /// The body sent, whatever `length` announces.
         body: Vec<u8>,
+        /// The `Content-Length` announced, or `None` for chunked transfer encoding.
         length: Option<u64>,
     },
 }
@@ -64,9 +71,13 @@ impl Reply {
 /// One request as the server read it.
 #[derive(Debug, Clone)]
 pub struct Request {
+    /// The HTTP method.
     pub method: String,
+    /// The request target: path and query, as sent.
     pub path: String,
+    /// Headers (name, value), trimmed, in the order sent.
     pub headers: Vec<(String, String)>,
+    /// The body (`Content-Length` bytes).
     pub body: Vec<u8>,
 }
 
@@ -81,6 +92,7 @@ impl Request {
 }
 
 /// Serves a script on 127.0.0.1 until the test process ends.
+#[derive(Debug)]
 pub struct ScriptedServer {
     port: u16,
     requests: Arc<Mutex<Vec<Request>>>,

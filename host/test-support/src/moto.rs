@@ -17,10 +17,12 @@ use aws_sdk_s3::config::Credentials;
 
 /// moto's default account.
 pub const ACCOUNT: &str = "123456789012";
+/// The region the SDK clients and the binaries under test are given.
 pub const REGION: &str = "us-east-1";
 const STARTUP: Duration = Duration::from_secs(30);
 
 /// A running moto server, stopped when dropped.
+#[derive(Debug)]
 pub struct Moto {
     child: Child,
     port: u16,
@@ -284,12 +286,15 @@ impl Drop for Moto {
 /// One request moto recorded.
 #[derive(Debug, Clone)]
 pub struct Recorded {
+    /// The HTTP method.
     pub method: String,
     /// Path without the query.
     pub path: String,
     /// Query parameters, decoded.
     pub query: Vec<(String, String)>,
+    /// Headers (name, value), as recorded.
     pub headers: Vec<(String, String)>,
+    /// The request body, decoded when moto recorded it base64-encoded.
     pub body: Vec<u8>,
 }
 
@@ -438,12 +443,17 @@ fn base64_decode(text: &str) -> Vec<u8> {
     out
 }
 
-#[test]
-fn decoders_work() {
-    assert_eq!(
-        base64_decode("eyJyZWdpb24iOiJ1cy13ZXN0LTEifQ=="),
-        br#"{"region":"us-west-1"}"#
-    );
-    assert_eq!(percent_decode("a%3Ab+c"), "a:b c");
-    assert_eq!(percent_encode("{\"a\": 1}"), "%7B%22a%22%3A%201%7D");
+#[cfg(test)]
+mod tests {
+    use super::{base64_decode, percent_decode, percent_encode};
+
+    #[test]
+    fn decoders_work() {
+        assert_eq!(
+            base64_decode("eyJyZWdpb24iOiJ1cy13ZXN0LTEifQ=="),
+            br#"{"region":"us-west-1"}"#
+        );
+        assert_eq!(percent_decode("a%3Ab+c"), "a:b c");
+        assert_eq!(percent_encode("{\"a\": 1}"), "%7B%22a%22%3A%201%7D");
+    }
 }

@@ -1,0 +1,346 @@
+//! The press ledger in DynamoDB (`CLICKRULES_LEDGER_TABLE`): one item per press, written with
+//! conditions so that exactly one delivery holds a press at a time.
+//!
+//! Item `pk = "press#<press id>"`: `status` (`running`, `open`, `complete`), `attempt` (which
+//! delivery holds or last held it), `lease_until` (ms), `record` (the press record as JSON, once
+//! the decision is stored), `outcome_<n>` (each action's outcome as it completes), and `ttl`
+//! (epoch seconds; DynamoDB deletes the item some time after). Every request is one call:
+//! a claim is an `UpdateItem` whose condition admits a new press, an open one or an expired
+//! lease, and which returns the item either way (`ReturnValues` / `...OnConditionCheckFailure`).
+//!
+//! Item `pk = "guest#<location>"`: `floor`, the newest signed-artifact sequence loaded for
+//! that guest location, so replay protection survives cold starts.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use clickrules_pipeline::{Claim, End, Lease, Ledger, LedgerError, OutcomeRecord, PressRecord};
+
+use crate::sdk_error::sdk_error_text;
+
+type Item = HashMap<String, AttributeValue>;
+
+const RUNNING: &str = "running";
+const OPEN: &str = "open";
+const COMPLETE: &str = "complete";
+/// Error codes DynamoDB throttles with.
+const THROTTLE_CODES: [&str; 3] = [
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+];
+
+/// The press ledger in a DynamoDB table with a string partition key `pk`.
+#[derive(Debug, Clone)]
+pub struct DynamoLedger {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+    retention: Duration,
+}
+
+impl DynamoLedger {
+    /// The ledger in `table`, keeping each press for `retention`.
+    pub fn new(client: aws_sdk_dynamodb::Client, table: String, retention: Duration) -> Self {
+        Self {
+            client,
+            table,
+            retention,
+        }
+    }
+
+    /// The table.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    fn key(press_id: &str) -> AttributeValue {
+        AttributeValue::S(format!("press#{press_id}"))
+    }
+
+    fn ttl(&self) -> AttributeValue {
+        let expires = SystemTime::now()
+            .checked_add(self.retention)
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_secs());
+        number(expires)
+    }
+
+    fn error<E>(&self, e: &SdkError<E>) -> LedgerError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let table = self.table.clone();
+        let message = sdk_error_text(e);
+        match e {
+            SdkError::ServiceError(context) => {
+                let throttled = e.code().is_some_and(|c| THROTTLE_CODES.contains(&c))
+                    || context.raw().status().as_u16() == 429;
+                if throttled {
+                    LedgerError::Throttled { table, message }
+                } else if context.raw().status().as_u16() >= 500 {
+                    LedgerError::Unavailable { table, message }
+                } else {
+                    LedgerError::Refused { table, message }
+                }
+            }
+            _ => LedgerError::Unavailable { table, message },
+        }
+    }
+
+    /// An update of the running press `lease` holds; the lease is lost if another delivery
+    /// took the press over.
+    async fn update_held(
+        &self,
+        lease: &Lease,
+        update: String,
+        mut values: HashMap<String, AttributeValue>,
+    ) -> Result<(), LedgerError> {
+        values.insert(":attempt".into(), number(u64::from(lease.attempt)));
+        values.insert(":running".into(), AttributeValue::S(RUNNING.into()));
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", Self::key(&lease.press_id))
+            .condition_expression("attempt = :attempt AND #status = :running")
+            .expression_attribute_names("#status", "status");
+        // `record` is a DynamoDB reserved word; a name DynamoDB is given must also be used.
+        if update.contains("#record") {
+            request = request.expression_attribute_names("#record", "record");
+        }
+        let result = request
+            .update_expression(update)
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Err(LedgerError::LostLease {
+                press_id: lease.press_id.clone(),
+            }),
+            Err(e) => Err(self.error(&e)),
+        }
+    }
+
+    /// The newest signed-artifact sequence loaded for the guest at `location`, by any instance.
+    pub async fn artifact_floor(&self, location: &str) -> Result<u64, LedgerError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(format!("guest#{location}")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.error(&e))?;
+        Ok(out
+            .item()
+            .and_then(|item| get_number(item, "floor"))
+            .unwrap_or(0))
+    }
+
+    /// Raises the stored floor for `location` to `sequence` (never lowers it).
+    pub async fn raise_artifact_floor(
+        &self,
+        location: &str,
+        sequence: u64,
+    ) -> Result<(), LedgerError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(format!("guest#{location}")))
+            .update_expression("SET floor = :s")
+            .condition_expression("attribute_not_exists(floor) OR floor < :s")
+            .expression_attribute_values(":s", number(sequence))
+            .send()
+            .await;
+        match result {
+            // Already as high or higher: nothing to do.
+            Err(e) if is_condition_failure(&e) => Ok(()),
+            Err(e) => Err(self.error(&e)),
+            Ok(_) => Ok(()),
+        }
+    }
+}
+
+impl Ledger for DynamoLedger {
+    fn is_on(&self) -> bool {
+        true
+    }
+
+    async fn claim(
+        &self,
+        press_id: &str,
+        lease_until_ms: u64,
+        now_ms: u64,
+    ) -> Result<Claim, LedgerError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", Self::key(press_id))
+            .update_expression(
+                "SET #status = :running, lease_until = :lease, \
+                 attempt = if_not_exists(attempt, :zero) + :one, #ttl = :ttl",
+            )
+            .condition_expression(
+                "attribute_not_exists(pk) OR #status = :open \
+                 OR (#status = :running AND lease_until <= :now)",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":running", AttributeValue::S(RUNNING.into()))
+            .expression_attribute_values(":open", AttributeValue::S(OPEN.into()))
+            .expression_attribute_values(":lease", number(lease_until_ms))
+            .expression_attribute_values(":now", number(now_ms))
+            .expression_attribute_values(":zero", number(0))
+            .expression_attribute_values(":one", number(1))
+            .expression_attribute_values(":ttl", self.ttl())
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                let item = out.attributes().cloned().unwrap_or_default();
+                let attempt = get_number(&item, "attempt").unwrap_or(1) as u32;
+                Ok(match stored_record(press_id, &item)? {
+                    Some(record) => Claim::Resume {
+                        attempt,
+                        record: Box::new(record),
+                    },
+                    None => Claim::New { attempt },
+                })
+            }
+            Err(e) if is_condition_failure(&e) => {
+                let item = condition_item(&e).unwrap_or_default();
+                match get_string(&item, "status") {
+                    Some(COMPLETE) => match stored_record(press_id, &item)? {
+                        Some(record) => Ok(Claim::Duplicate {
+                            record: Box::new(record),
+                        }),
+                        None => Err(LedgerError::Corrupt {
+                            press_id: press_id.to_string(),
+                            message: "complete without a record".into(),
+                        }),
+                    },
+                    _ => Ok(Claim::InProgress {
+                        lease_until_ms: get_number(&item, "lease_until").unwrap_or(0),
+                    }),
+                }
+            }
+            Err(e) => Err(self.error(&e)),
+        }
+    }
+
+    async fn commit(&self, lease: &Lease, record: &PressRecord) -> Result<(), LedgerError> {
+        let values = HashMap::from([(":record".to_string(), record_value(record))]);
+        self.update_held(lease, "SET #record = :record".into(), values)
+            .await
+    }
+
+    async fn outcome(
+        &self,
+        lease: &Lease,
+        number: usize,
+        outcome: &OutcomeRecord,
+        end: Option<(End, &PressRecord)>,
+    ) -> Result<(), LedgerError> {
+        let json = serde_json::to_string(outcome).unwrap_or_default();
+        let mut values = HashMap::from([(":outcome".to_string(), AttributeValue::S(json))]);
+        let mut update = format!("SET outcome_{number} = :outcome");
+        if let Some((end, record)) = end {
+            update.push_str(", #record = :record, #status = :end");
+            values.insert(":record".into(), record_value(record));
+            values.insert(":end".into(), AttributeValue::S(end_status(end).into()));
+        }
+        self.update_held(lease, update, values).await
+    }
+
+    async fn end(&self, lease: &Lease, end: End, record: &PressRecord) -> Result<(), LedgerError> {
+        let mut values = HashMap::from([(
+            ":end".to_string(),
+            AttributeValue::S(end_status(end).into()),
+        )]);
+        let update = match end {
+            End::Complete => {
+                values.insert(":record".into(), record_value(record));
+                "SET #status = :end, #record = :record".to_string()
+            }
+            // Nothing was decided for good: the next delivery decides again (the guest may be
+            // fixed by then), so no record is kept to resume from.
+            End::Retry => "SET #status = :end REMOVE #record".to_string(),
+        };
+        self.update_held(lease, update, values).await
+    }
+}
+
+fn end_status(end: End) -> &'static str {
+    match end {
+        End::Complete => COMPLETE,
+        End::Retry => OPEN,
+    }
+}
+
+fn number(n: u64) -> AttributeValue {
+    AttributeValue::N(n.to_string())
+}
+
+fn get_number(item: &Item, name: &str) -> Option<u64> {
+    match item.get(name)? {
+        AttributeValue::N(n) => n.parse().ok(),
+        _ => None,
+    }
+}
+
+fn get_string<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    match item.get(name)? {
+        AttributeValue::S(s) => Some(s),
+        _ => None,
+    }
+}
+
+fn record_value(record: &PressRecord) -> AttributeValue {
+    AttributeValue::S(serde_json::to_string(record).unwrap_or_default())
+}
+
+/// The stored record with the outcomes stored after it, if a decision is stored.
+fn stored_record(press_id: &str, item: &Item) -> Result<Option<PressRecord>, LedgerError> {
+    let Some(json) = get_string(item, "record") else {
+        return Ok(None);
+    };
+    let corrupt = |e: serde_json::Error| LedgerError::Corrupt {
+        press_id: press_id.to_string(),
+        message: e.to_string(),
+    };
+    let mut record: PressRecord = serde_json::from_str(json).map_err(corrupt)?;
+    let actions = record.actions().len();
+    for n in 1..=actions {
+        if let Some(json) = get_string(item, &format!("outcome_{n}")) {
+            let outcome: OutcomeRecord = serde_json::from_str(json).map_err(corrupt)?;
+            if record.outcomes.len() < n {
+                record.outcomes.resize(n, outcome.clone());
+            }
+            record.outcomes[n - 1] = outcome;
+        }
+    }
+    Ok(Some(record))
+}
+
+fn is_condition_failure(e: &SdkError<UpdateItemError>) -> bool {
+    matches!(
+        e.as_service_error(),
+        Some(UpdateItemError::ConditionalCheckFailedException(_))
+    )
+}
+
+fn condition_item(e: &SdkError<UpdateItemError>) -> Option<Item> {
+    match e.as_service_error() {
+        Some(UpdateItemError::ConditionalCheckFailedException(c)) => c.item().cloned(),
+        _ => None,
+    }
+}

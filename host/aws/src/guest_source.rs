@@ -108,33 +108,8 @@ impl AnySource {
         s3: Option<&aws_sdk_s3::Client>,
         artifacts: Option<&ArtifactPolicy>,
     ) -> Result<Self, GuestSourceError> {
-        Ok(match location {
-            GuestLocation::Builtin => Self::Fixed(open_builtin(engine)?),
-            GuestLocation::Path(path) => Self::Fixed(
-                open_file(
-                    engine,
-                    path,
-                    &LoadOptions::from_lambda_env(artifacts.cloned()),
-                )
-                .await?,
-            ),
-            GuestLocation::S3(uri) => Self::S3(
-                S3GuestSource::open_with(
-                    Arc::clone(engine),
-                    s3.ok_or_else(|| {
-                        GuestSourceError::Fetch(FetchError::Rejected {
-                            uri: uri.to_string(),
-                            status: 0,
-                            message: "no S3 client was configured".into(),
-                        })
-                    })?
-                    .clone(),
-                    uri.clone(),
-                    LoadOptions::from_lambda_env(artifacts.cloned()),
-                )
-                .await?,
-            ),
-        })
+        let options = LoadOptions::from_lambda_env(artifacts.cloned());
+        Self::open_with(engine, location, s3, options).await
     }
 }
 

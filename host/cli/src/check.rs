@@ -1,59 +1,183 @@
-//! `clickrules check`: every click type against battery edge cases, with the cost of each press.
+//! `clickrules check`: every click type against battery edge cases (per device), plus real
+//! events, each pressed through the pipeline the Lambda runs (as a dry run) under the
+//! deployment's settings, with the cost of each press.
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
+use std::io::Read as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
 
+use anyhow::Context;
 use clap::Args;
+use clickrules_aws::{
+    Composed, DeploymentPipeline, GUEST_LOCATION_FORMS, GuestLocation, InitError, Mode,
+    OnGuestError, Settings, compose,
+};
 use clickrules_engine::text::escape_control;
-use clickrules_engine::{
-    BATTERY_EDGE_CASES, Click, ClickType, Decision, Engine, Limits, PressError,
+use clickrules_engine::{BATTERY_EDGE_CASES, ClickType, Limits, PressError};
+use clickrules_pipeline::{
+    DecisionRecord, ErrorInfo, Failure, GuestRecord, GuestSource, NoSink, OutcomeRecord,
+    PressRequest,
 };
 use serde::Serialize;
 
-use crate::args::{EngineArgs, LoadedGuest, load_guest};
-use crate::render;
+use crate::args::{EngineArgs, SettingsSource, deployment};
+use crate::press::simulated_event;
+use crate::{remote, render};
 
 /// Wider action lists are cut in the table (`--json` has them whole).
 const MAX_ACTIONS_WIDTH: usize = 72;
+/// The serial pressed with when no `--serial` is given: it cannot be mistaken for a real device.
+pub const SIMULATED_SERIAL: &str = "G030SIMULATED001";
+/// At most this many different failures are spelled out in full under the table.
+const MAX_FAILURES_LISTED: usize = 5;
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// The guest component (.wasm) to check.
-    guest: PathBuf,
-    /// Serial number used for the presses.
-    #[arg(long, default_value = "G030SIMULATED001")]
-    serial: String,
+    /// The guest to check: a .wasm path, s3://BUCKET/KEY, or builtin:default.
+    #[arg(value_name = "PATH|S3-URI")]
+    guest: String,
+    /// Judge the guest under the settings of this deployed Lambda function (NAME, NAME:ALIAS
+    /// or ARN): its CLICKRULES_* environment, read with lambda:GetFunctionConfiguration.
+    /// Without it, the CLICKRULES_* variables of this environment apply. Options given on the
+    /// command line override either.
+    #[arg(long, value_name = "FUNCTION")]
+    function: Option<String>,
+    #[command(flatten)]
+    sweep: SweepArgs,
     /// Keep pressing after a press runs out of time or fuel (each such press uses the full budget).
     #[arg(long)]
     keep_going: bool,
-    /// Print the rows as JSON.
+    /// Print the settings used, the guest and the rows as JSON.
     #[arg(long)]
     json: bool,
     #[command(flatten)]
     engine: EngineArgs,
 }
 
+/// The presses of a check beyond the guest: whose devices, and which real events.
+#[derive(Debug, Clone, Args)]
+pub struct SweepArgs {
+    /// Press as this device: every click type with every battery edge case; repeatable
+    /// (default: a simulated serial).
+    #[arg(long = "serial", value_name = "SERIAL")]
+    pub serials: Vec<String>,
+    /// Also press with this real event (a JSON file, or - for stdin), as is; repeatable.
+    #[arg(long = "event", value_name = "FILE|-")]
+    pub events: Vec<PathBuf>,
+}
+
+impl SweepArgs {
+    /// The presses to make, with `default_serial` when no serial was given.
+    pub fn sweep(&self, default_serial: &str, keep_going: bool) -> anyhow::Result<Sweep> {
+        let mut serials: Vec<String> = Vec::new();
+        for serial in &self.serials {
+            if !serials.contains(serial) {
+                serials.push(serial.clone());
+            }
+        }
+        if serials.is_empty() {
+            serials.push(default_serial.to_string());
+        }
+        let mut events = Vec::new();
+        let mut read_stdin = false;
+        for path in &self.events {
+            if path.as_os_str() == "-" {
+                anyhow::ensure!(!read_stdin, "--event - (stdin) can be given once");
+                read_stdin = true;
+                let mut bytes = Vec::new();
+                std::io::stdin()
+                    .read_to_end(&mut bytes)
+                    .context("cannot read the event from stdin")?;
+                events.push(Event {
+                    path: "-".into(),
+                    name: "stdin".into(),
+                    bytes,
+                });
+                continue;
+            }
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("cannot read event {}", path.display()))?;
+            events.push(Event {
+                path: path.display().to_string(),
+                name: path.file_name().map_or_else(
+                    || path.display().to_string(),
+                    |n| n.to_string_lossy().into_owned(),
+                ),
+                bytes,
+            });
+        }
+        Ok(Sweep {
+            serials,
+            events,
+            keep_going,
+        })
+    }
+}
+
+/// A real event to press with.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// As given.
+    path: String,
+    /// The file name, for the table.
+    name: String,
+    bytes: Vec<u8>,
+}
+
+/// What a check presses.
+#[derive(Debug, Clone)]
+pub struct Sweep {
+    serials: Vec<String>,
+    events: Vec<Event>,
+    keep_going: bool,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+enum Outcome {
+    Ok,
+    Fail,
+    Skip,
+}
+
 #[derive(Debug, Serialize)]
 struct Row {
-    click_type: ClickType,
+    click_type: Option<ClickType>,
     battery_mv: Option<u32>,
-    /// Absent when the row was skipped.
-    decision: Option<Decision>,
+    serial_number: Option<String>,
+    /// The event file a row pressed with (absent for the simulated presses).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    event: Option<String>,
+    /// The event's file name, for the table.
+    #[serde(skip)]
+    event_name: Option<String>,
+    result: Outcome,
+    /// What the guest decided; absent when the row was skipped or no guest ran.
+    decision: Option<DecisionRecord>,
+    /// Why the press fails as a whole, as the Lambda would fail it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failure: Option<ErrorInfo>,
+    /// What each action would do (a dry run).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    outcomes: Vec<OutcomeRecord>,
 }
 
 pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let engine = args.engine.engine()?;
-    let loaded = load_guest(&engine, Some(&args.guest))?;
-    let checked = evaluate(&engine, &loaded, &args.serial, args.keep_going);
+    let location = GuestLocation::parse(&args.guest)
+        .with_context(|| format!("guest {:?}: expected {GUEST_LOCATION_FORMS}", args.guest))?;
+    let sweep = args.sweep.sweep(SIMULATED_SERIAL, args.keep_going)?;
+    let mut deployment = deployment(args.function.as_deref(), &args.engine)?;
+    deployment.settings.guest = location;
+    let checked = remote::runtime()?.block_on(async {
+        let runtime = open(&deployment.settings).await?;
+        evaluate(&runtime.pipeline, &sweep, deployment.source).await
+    })?;
     if args.json {
-        render::emit(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&checked.rows)?
-        ))?;
+        render::emit(&checked.json()?)?;
     } else {
-        render::emit(&table(&checked, &loaded, &engine.limits())?)?;
+        render::emit(&checked.table()?)?;
     }
     Ok(if checked.passed() {
         ExitCode::SUCCESS
@@ -63,15 +187,38 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// The pipeline the deployment runs, as a dry run, with the guest `settings` name. A guest
+/// that fails is judged failing even when the deployment lets the built-in guest decide then
+/// (`CLICKRULES_ON_GUEST_ERROR=builtin`): that fallback rescues presses, not the guest.
+pub async fn open(settings: &Settings) -> anyhow::Result<Composed<NoSink>> {
+    let mut settings = settings.clone();
+    settings.on_guest_error = OnGuestError::Fail;
+    compose(&settings, Mode::DryRun, NoSink)
+        .await
+        .map_err(|e| match e {
+            // The guest's own error names it; the wrapper would only repeat that.
+            InitError::Guest(e) => anyhow::Error::new(e),
+            other => anyhow::Error::new(other),
+        })
+}
+
 /// The rows of a check and their tally.
 #[derive(Debug)]
 pub struct Checked {
+    source: SettingsSource,
+    guest: GuestRecord,
+    limits: Limits,
     rows: Vec<Row>,
     failed: usize,
     skipped: usize,
 }
 
 impl Checked {
+    /// SHA-256 of the guest that was checked.
+    pub fn guest_sha256(&self) -> &str {
+        &self.guest.sha256
+    }
+
     pub fn presses(&self) -> usize {
         self.rows.len()
     }
@@ -90,153 +237,277 @@ impl Checked {
         }
         text
     }
+
+    /// The settings used, the guest and the rows, as `--json` prints them.
+    pub fn json(&self) -> anyhow::Result<String> {
+        let report = serde_json::json!({
+            "settings": &self.source,
+            "guest": &self.guest,
+            "rows": &self.rows,
+        });
+        Ok(format!("{}\n", serde_json::to_string_pretty(&report)?))
+    }
 }
 
-/// Presses `guest` with every click type and battery case.
-pub fn evaluate(engine: &Engine, loaded: &LoadedGuest, serial: &str, keep_going: bool) -> Checked {
-    let mut rows = Vec::new();
-    let mut stop = false;
-    for click_type in ClickType::ALL {
-        for battery_mv in BATTERY_EDGE_CASES {
-            let decision = (!stop).then(|| {
-                let click = Click {
-                    serial_number: serial.to_string(),
-                    click_type,
+/// Presses the pipeline's guest as each device with every click type and battery case, then
+/// with each event, as the Lambda would (a dry run: preflight checks included, nothing runs).
+pub async fn evaluate(
+    pipeline: &DeploymentPipeline<NoSink>,
+    sweep: &Sweep,
+    source: SettingsSource,
+) -> anyhow::Result<Checked> {
+    let guest = pipeline
+        .source()
+        .current()
+        .await
+        .context("cannot obtain the guest")?
+        .record;
+    let mut presses: Vec<(Row, Vec<u8>)> = Vec::new();
+    for serial in &sweep.serials {
+        for click_type in ClickType::ALL {
+            for battery_mv in BATTERY_EDGE_CASES {
+                let row = Row {
+                    click_type: Some(click_type),
                     battery_mv,
-                    received_at_ms: now_ms(),
+                    serial_number: Some(serial.clone()),
+                    event: None,
+                    event_name: None,
+                    result: Outcome::Skip,
+                    decision: None,
+                    failure: None,
+                    outcomes: Vec::new(),
                 };
-                engine.press_click(&loaded.guest, click)
-            });
-            // A runaway guest costs the full budget on every press; one proof is enough.
-            if let Some(Some(PressError::Deadline { .. } | PressError::FuelExhausted { .. })) =
-                decision.as_ref().map(|d| &d.error)
-            {
-                stop = !keep_going;
+                presses.push((row, simulated_event(serial, click_type, battery_mv)));
             }
-            rows.push(Row {
-                click_type,
-                battery_mv,
-                decision,
-            });
         }
     }
-    let failed = rows
-        .iter()
-        .filter(|r| r.decision.as_ref().is_some_and(|d| d.error.is_some()))
-        .count();
-    let skipped = rows.iter().filter(|r| r.decision.is_none()).count();
-    Checked {
+    for event in &sweep.events {
+        let row = Row {
+            click_type: None,
+            battery_mv: None,
+            serial_number: None,
+            event: Some(event.path.clone()),
+            event_name: Some(event.name.clone()),
+            result: Outcome::Skip,
+            decision: None,
+            failure: None,
+            outcomes: Vec::new(),
+        };
+        presses.push((row, event.bytes.clone()));
+    }
+
+    let mut rows = Vec::with_capacity(presses.len());
+    let mut stop = false;
+    for (number, (mut row, event)) in presses.into_iter().enumerate() {
+        if stop {
+            rows.push(row);
+            continue;
+        }
+        let request_id = format!("check-{}", number + 1);
+        let result = pipeline.press(PressRequest::new(&request_id, &event)).await;
+        // A runaway guest costs the full budget on every press; one proof is enough.
+        if let Some(Failure::Press(
+            PressError::Deadline { .. } | PressError::FuelExhausted { .. },
+        )) = &result.failure
+        {
+            stop = !sweep.keep_going;
+        }
+        let record = result.record;
+        if let Some(click) = &record.click {
+            row.click_type = Some(click.click_type);
+            row.battery_mv = click.battery_mv;
+            row.serial_number = Some(click.serial_number.clone());
+        }
+        row.result = match record.failure {
+            None => Outcome::Ok,
+            Some(_) => Outcome::Fail,
+        };
+        row.decision = record.decision;
+        row.failure = record.failure;
+        row.outcomes = record.outcomes;
+        rows.push(row);
+    }
+    let failed = rows.iter().filter(|r| r.result == Outcome::Fail).count();
+    let skipped = rows.iter().filter(|r| r.result == Outcome::Skip).count();
+    Ok(Checked {
+        source,
+        guest,
+        limits: pipeline.engine().limits(),
         rows,
         failed,
         skipped,
+    })
+}
+
+impl Checked {
+    /// The human-readable table: the settings used, the guest, the cost of each press and the
+    /// headroom left, and each different failure in full.
+    pub fn table(&self) -> Result<String, std::fmt::Error> {
+        let (rows, limits) = (&self.rows, &self.limits);
+        let ran: Vec<&DecisionRecord> = rows.iter().filter_map(|r| r.decision.as_ref()).collect();
+        let (failed, skipped) = (self.failed, self.skipped);
+        let mut out = self.source.line();
+        writeln!(
+            out,
+            "guest {} (sha256 {}, {}); limits {} ms, {}, {} fuel",
+            escape_control(&self.guest.uri),
+            render::short_sha(&self.guest.sha256),
+            render::bytes(self.guest.size_bytes),
+            limits.timeout.as_millis(),
+            render::bytes(limits.memory_bytes),
+            render::thousands(limits.fuel),
+        )?;
+        writeln!(out)?;
+        let cells: Vec<Cells> = rows.iter().map(describe).collect();
+        let width = cells
+            .iter()
+            .map(|c| c.what.chars().count())
+            .max()
+            .unwrap_or(0)
+            .clamp("actions".len(), MAX_ACTIONS_WIDTH);
+        let click_width = cells
+            .iter()
+            .map(|c| c.click.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max("click".len());
+        // One device needs no column; several (or real events) do.
+        let serials: BTreeSet<&str> = rows
+            .iter()
+            .filter_map(|r| r.serial_number.as_deref())
+            .collect();
+        let serial_width = match serials.len() > 1 || rows.iter().any(|r| r.event.is_some()) {
+            true => cells
+                .iter()
+                .map(|c| c.serial.chars().count())
+                .max()
+                .unwrap_or(0)
+                .max("serial".len()),
+            false => 0,
+        };
+        let lead = |click: &str, serial: &str| match serial_width {
+            0 => format!("{click:<click_width$}"),
+            w => format!("{click:<click_width$}  {serial:<w$}"),
+        };
+        writeln!(
+            out,
+            "{}  {:>13}  {:<6}  {:<width$}  {:>14}  {:>9}  {:>9}",
+            lead("click", "serial"),
+            "battery",
+            "result",
+            "actions",
+            "instructions",
+            "memory",
+            "time"
+        )?;
+        for (row, c) in rows.iter().zip(&cells) {
+            let what = clip(&c.what, width);
+            let lead = lead(&c.click, &c.serial);
+            let line = match &row.decision {
+                None => format!("{lead}  {:>13}  {:<6}  {what}", c.battery, c.result),
+                Some(d) => format!(
+                    "{lead}  {:>13}  {:<6}  {what:<width$}  {:>14}  {:>9}  {:>9}",
+                    c.battery,
+                    c.result,
+                    render::thousands(d.instructions),
+                    render::bytes(d.peak_memory_bytes),
+                    render::micros(d.duration_us),
+                ),
+            };
+            writeln!(out, "{}", line.trim_end())?;
+        }
+        writeln!(out)?;
+        let max_fuel = ran.iter().map(|d| d.instructions).max().unwrap_or(0);
+        let max_mem = ran.iter().map(|d| d.peak_memory_bytes).max().unwrap_or(0);
+        let max_us = ran.iter().map(|d| d.duration_us).max().unwrap_or(0);
+        writeln!(
+            out,
+            "{} presses: {} ok, {failed} failed, {skipped} skipped",
+            rows.len(),
+            rows.len() - failed - skipped
+        )?;
+        writeln!(
+            out,
+            "highest use: {} instructions ({:.2}% of fuel), {} memory ({:.1}% of cap), {} ({:.1}% of deadline)",
+            render::thousands(max_fuel),
+            percent(max_fuel, limits.fuel),
+            render::bytes(max_mem),
+            percent(max_mem, limits.memory_bytes),
+            render::micros(max_us),
+            percent(max_us, limits.timeout.as_micros() as u64),
+        )?;
+        // The table cuts long messages; each different one is spelled out here.
+        let mut failures: Vec<(&ErrorInfo, usize)> = Vec::new();
+        for failure in rows.iter().filter_map(|r| r.failure.as_ref()) {
+            match failures.iter_mut().find(|(f, _)| *f == failure) {
+                Some((_, count)) => *count += 1,
+                None => failures.push((failure, 1)),
+            }
+        }
+        for (failure, count) in failures.iter().take(MAX_FAILURES_LISTED) {
+            writeln!(
+                out,
+                "failed     {} ({count} press{}): {}",
+                failure.kind,
+                if *count == 1 { "" } else { "es" },
+                escape_control(&failure.message)
+            )?;
+        }
+        if failures.len() > MAX_FAILURES_LISTED {
+            writeln!(
+                out,
+                "failed     ... and {} other failures (--json has them all)",
+                failures.len() - MAX_FAILURES_LISTED
+            )?;
+        }
+        Ok(out)
     }
 }
 
-/// The human-readable table with the cost of each press and the headroom left.
-pub fn table(
-    checked: &Checked,
-    loaded: &LoadedGuest,
-    limits: &Limits,
-) -> Result<String, std::fmt::Error> {
-    let rows = &checked.rows;
-    let ran: Vec<&Decision> = rows.iter().filter_map(|r| r.decision.as_ref()).collect();
-    let (failed, skipped) = (checked.failed, checked.skipped);
-    let mut out = String::new();
-    writeln!(
-        out,
-        "guest {} (sha256 {}, {}); limits {} ms, {}, {} fuel",
-        escape_control(&loaded.uri),
-        render::short_sha(loaded.guest.sha256()),
-        render::bytes(loaded.guest.size_bytes()),
-        limits.timeout.as_millis(),
-        render::bytes(limits.memory_bytes),
-        render::thousands(limits.fuel),
-    )?;
-    writeln!(out)?;
-    let cells: Vec<(String, &str, String)> = rows.iter().map(describe).collect();
-    let width = cells
-        .iter()
-        .map(|(_, _, what)| what.chars().count())
-        .max()
-        .unwrap_or(0)
-        .clamp("actions".len(), MAX_ACTIONS_WIDTH);
-    writeln!(
-        out,
-        "{:<6}  {:>13}  {:<6}  {:<width$}  {:>14}  {:>9}  {:>9}",
-        "click", "battery", "result", "actions", "instructions", "memory", "time"
-    )?;
-    for (row, (battery, result, what)) in rows.iter().zip(&cells) {
-        let what = clip(what, width);
-        match &row.decision {
-            None => writeln!(
-                out,
-                "{:<6}  {:>13}  {:<6}  {what}",
-                row.click_type.as_str(),
-                battery,
-                result
-            ),
-            Some(d) => writeln!(
-                out,
-                "{:<6}  {:>13}  {:<6}  {what:<width$}  {:>14}  {:>9}  {:>9}",
-                row.click_type.as_str(),
-                battery,
-                result,
-                render::thousands(d.instructions),
-                render::bytes(d.peak_memory_bytes),
-                render::micros(d.duration_us),
-            ),
-        }?;
-    }
-    writeln!(out)?;
-    let max_fuel = ran.iter().map(|d| d.instructions).max().unwrap_or(0);
-    let max_mem = ran.iter().map(|d| d.peak_memory_bytes).max().unwrap_or(0);
-    let max_us = ran.iter().map(|d| d.duration_us).max().unwrap_or(0);
-    writeln!(
-        out,
-        "{} presses: {} ok, {failed} failed, {skipped} skipped",
-        rows.len(),
-        ran.len() - failed
-    )?;
-    writeln!(
-        out,
-        "highest use: {} instructions ({:.2}% of fuel), {} memory ({:.1}% of cap), {} ({:.1}% of deadline)",
-        render::thousands(max_fuel),
-        percent(max_fuel, limits.fuel),
-        render::bytes(max_mem),
-        percent(max_mem, limits.memory_bytes),
-        render::micros(max_us),
-        percent(max_us, limits.timeout.as_micros() as u64),
-    )?;
-    Ok(out)
+/// The cells of one row, before widths are known.
+struct Cells {
+    click: String,
+    serial: String,
+    battery: String,
+    result: &'static str,
+    what: String,
 }
 
-/// Battery, result and actions (or the error) of one row.
-fn describe(row: &Row) -> (String, &'static str, String) {
+fn describe(row: &Row) -> Cells {
+    let click = match (&row.event_name, row.click_type) {
+        (Some(name), _) => format!("event {}", escape_control(name)),
+        (None, Some(click)) => click.as_str().to_string(),
+        (None, None) => "-".to_string(),
+    };
+    let serial = row
+        .serial_number
+        .as_deref()
+        .map_or_else(|| "-".to_string(), |s| escape_control(s).into_owned());
     let battery = row
         .battery_mv
         .map_or_else(|| "-".to_string(), |mv| format!("{mv} mV"));
-    match &row.decision {
-        None => (
-            battery,
-            "skip",
-            "(an earlier press ran out of time or fuel)".into(),
+    let (result, what) = match (row.result, &row.failure) {
+        (Outcome::Skip, _) => ("skip", "(an earlier press ran out of time or fuel)".into()),
+        (_, Some(e)) => (
+            "FAIL",
+            format!("{}: {}", e.kind, escape_control(&e.message)),
         ),
-        Some(d) => match &d.error {
-            None => (
-                battery,
-                "ok",
-                d.actions
-                    .iter()
-                    .map(render::action)
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            ),
-            Some(e) => (
-                battery,
-                "FAIL",
-                format!("{}: {}", e.kind(), escape_control(&e.to_string())),
-            ),
-        },
+        (_, None) => (
+            "ok",
+            row.decision
+                .iter()
+                .flat_map(|d| &d.actions)
+                .map(render::action)
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+    };
+    Cells {
+        click,
+        serial,
+        battery,
+        result,
+        what,
     }
 }
 
@@ -256,10 +527,4 @@ fn percent(used: u64, limit: u64) -> f64 {
     } else {
         used as f64 * 100.0 / limit as f64
     }
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }

@@ -150,7 +150,7 @@ fn read_event(args: &PressArgs) -> anyhow::Result<Vec<u8>> {
 }
 
 /// The message a classic IoT button publishes, so a simulated press takes the production path.
-fn simulated_event(serial: &str, click: ClickType, battery_mv: Option<u32>) -> Vec<u8> {
+pub(crate) fn simulated_event(serial: &str, click: ClickType, battery_mv: Option<u32>) -> Vec<u8> {
     let mut event = serde_json::json!({
         "serialNumber": serial,
         "clickType": click.as_str(),

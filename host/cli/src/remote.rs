@@ -51,6 +51,52 @@ pub fn invoke(function: &str, event: &[u8]) -> anyhow::Result<Result<serde_json:
     })
 }
 
+/// The deployed function's configuration (`lambda:GetFunctionConfiguration`): its environment,
+/// whose `CLICKRULES_*` variables are its settings, its region and its memory.
+pub fn function_configuration(function: &str) -> anyhow::Result<crate::args::DeployedFunction> {
+    runtime()?.block_on(async {
+        let config = clickrules_aws::config_loader().load().await;
+        let lambda = aws_sdk_lambda::Client::new(&config);
+        let got = lambda
+            .get_function_configuration()
+            .function_name(function)
+            .send()
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot read the configuration of function {function}: {}",
+                    clickrules_aws::sdk_error_text(&e)
+                )
+            })?;
+        let environment = got.environment();
+        if let Some(error) = environment.and_then(|e| e.error()) {
+            // Lambda could not decrypt the variables (KMS): the settings are unknown.
+            anyhow::bail!(
+                "cannot read the environment of function {function}: {}: {}",
+                error.error_code().unwrap_or("error"),
+                error.message().unwrap_or("no message")
+            );
+        }
+        let arn = got.function_arn().map(str::to_string);
+        // arn:aws:lambda:REGION:ACCOUNT:function:NAME
+        let region = arn
+            .as_deref()
+            .and_then(|arn| arn.split(':').nth(3))
+            .filter(|r| !r.is_empty())
+            .map(str::to_string)
+            .or_else(|| config.region().map(|r| r.to_string()));
+        Ok(crate::args::DeployedFunction {
+            arn,
+            region,
+            memory_mb: got.memory_size().and_then(|mb| u64::try_from(mb).ok()),
+            environment: environment
+                .and_then(|e| e.variables())
+                .cloned()
+                .unwrap_or_default(),
+        })
+    })
+}
+
 /// One object for `upload` to put.
 #[derive(Debug)]
 pub struct Object {

@@ -1,4 +1,5 @@
-//! `clickrules upload`: check the guest, and only if every press passes, put it in S3.
+//! `clickrules upload`: check the guest under the deployment's settings, and only if every
+//! press passes, put it in S3.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -6,12 +7,14 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
-use clickrules_aws::{GUEST_LOCATION_FORMS, GuestLocation, S3Uri};
-use clickrules_engine::{Arch, ArtifactBinding};
+use clickrules_aws::{ArtifactPolicy, GUEST_LOCATION_FORMS, GuestLocation, S3Uri};
+use clickrules_engine::text::escape_control;
+use clickrules_engine::{Arch, ArtifactBinding, ArtifactSigner};
 
-use crate::args::{EngineArgs, load_guest};
+use crate::args::{EngineArgs, deployment};
+use crate::check::{self, SweepArgs};
 use crate::remote::Object;
-use crate::{check, key, remote, render};
+use crate::{key, remote, render};
 
 #[derive(Debug, Args)]
 pub struct UploadArgs {
@@ -19,6 +22,12 @@ pub struct UploadArgs {
     guest: PathBuf,
     /// Where the Lambda reads it: s3://BUCKET/KEY (its CLICKRULES_GUEST).
     destination: String,
+    /// Check the guest under the settings of this deployed Lambda function (NAME, NAME:ALIAS or
+    /// ARN): its CLICKRULES_* environment, read with lambda:GetFunctionConfiguration, and its
+    /// memory. Without it, the CLICKRULES_* variables of this environment apply. Options given
+    /// on the command line override either.
+    #[arg(long, value_name = "FUNCTION")]
+    function: Option<String>,
     /// Sign precompiled artifacts with this key (see `clickrules key new`), so the Lambda loads
     /// native code instead of compiling the guest on each cold start.
     #[arg(long, env = "CLICKRULES_SIGNING_KEY", value_name = "FILE")]
@@ -27,15 +36,21 @@ pub struct UploadArgs {
     #[arg(long, value_delimiter = ',', default_values = ["arm64", "x86_64"])]
     arch: Vec<Arch>,
     /// The Lambda's memory (its MemorySize, MB): warn before uploading an unsigned guest whose
-    /// compile would not fit in it (the Lambda then refuses to compile it).
+    /// compile would not fit in it (the Lambda then refuses to compile it). Default with
+    /// --function: the function's.
     #[arg(long, value_name = "MB")]
     function_memory_mb: Option<u64>,
+    #[command(flatten)]
+    sweep: SweepArgs,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
     #[command(flatten)]
     engine: EngineArgs,
 }
+
+/// The serial of the presses an upload checks with when no `--serial` is given.
+const UPLOAD_CHECK_SERIAL: &str = "G030UPLOADCHECK1";
 
 pub fn run(args: UploadArgs) -> anyhow::Result<ExitCode> {
     let Some(GuestLocation::S3(target)) = GuestLocation::parse(&args.destination) else {
@@ -44,19 +59,45 @@ pub fn run(args: UploadArgs) -> anyhow::Result<ExitCode> {
             args.destination
         );
     };
-    // Read the key before the slow part, so a wrong path fails at once.
+    // Read the key and the events before the slow part, so a wrong path fails at once.
     let signer = args
         .signing_key
         .as_deref()
         .map(key::read_signer)
         .transpose()?;
+    let sweep = args.sweep.sweep(UPLOAD_CHECK_SERIAL, false)?;
+    let mut deployment = deployment(args.function.as_deref(), &args.engine)?;
+    if let Some(name) = &args.function {
+        if let Some(warning) = destination_warning(name, &deployment.settings.guest, &target) {
+            eprintln!("warning: {warning}");
+        }
+        signing_check(
+            name,
+            deployment.settings.artifacts.as_ref(),
+            signer.as_ref(),
+        )?;
+    }
+    let function_memory_mb = args
+        .function_memory_mb
+        .or_else(|| deployment.function.as_ref().and_then(|f| f.memory_mb));
 
-    // The same checks a user runs by hand, under the limits the deployment will apply.
-    let engine = args.engine.engine()?;
-    let loaded = load_guest(&engine, Some(&args.guest))?;
-    let checked = check::evaluate(&engine, &loaded, "G030UPLOADCHECK1", false);
+    // The same checks a user runs by hand, through the pipeline the deployment runs, under
+    // its settings.
+    deployment.settings.guest = GuestLocation::Path(args.guest.clone());
+    let runtime = remote::runtime()?;
+    let (composed, checked) = runtime.block_on(async {
+        let composed = check::open(&deployment.settings).await?;
+        let checked =
+            check::evaluate(&composed.pipeline, &sweep, deployment.source.clone()).await?;
+        anyhow::Ok((composed, checked))
+    })?;
+    drop(runtime);
     if !checked.passed() {
-        render::emit(&check::table(&checked, &loaded, &engine.limits())?)?;
+        if args.json {
+            render::emit(&checked.json()?)?;
+        } else {
+            render::emit(&checked.table()?)?;
+        }
         eprintln!(
             "error: not uploading {}: {}",
             args.guest.display(),
@@ -64,12 +105,17 @@ pub fn run(args: UploadArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::FAILURE);
     }
+    let engine = composed.pipeline.engine();
 
     let bytes = std::fs::read(&args.guest)
         .with_context(|| format!("cannot read guest {}", args.guest.display()))?;
-    let sha256 = loaded.guest.sha256().to_string();
-    if let Some(warning) =
-        compile_memory_warning(bytes.len(), signer.is_some(), args.function_memory_mb)
+    let sha256 = clickrules_engine::sha256_hex(&bytes);
+    anyhow::ensure!(
+        sha256 == checked.guest_sha256(),
+        "not uploading {}: it changed while it was being checked",
+        args.guest.display()
+    );
+    if let Some(warning) = compile_memory_warning(bytes.len(), signer.is_some(), function_memory_mb)
     {
         eprintln!("warning: {warning}");
     }
@@ -122,6 +168,7 @@ pub fn run(args: UploadArgs) -> anyhow::Result<ExitCode> {
 
     if args.json {
         let report = serde_json::json!({
+            "settings": &deployment.source,
             "guest": guest,
             "artifacts": &uploaded[..uploaded.len() - 1],
             "signed": signer.is_some(),
@@ -129,7 +176,8 @@ pub fn run(args: UploadArgs) -> anyhow::Result<ExitCode> {
         render::emit(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
         return Ok(ExitCode::SUCCESS);
     }
-    let mut text = format!("checked    {} presses ok\n", checked.presses());
+    let mut text = deployment.source.line();
+    text.push_str(&format!("checked    {} presses ok\n", checked.presses()));
     for artifact in &uploaded[..uploaded.len() - 1] {
         text.push_str(&format!(
             "artifact   {} ({})\n",
@@ -156,6 +204,56 @@ pub fn run(args: UploadArgs) -> anyhow::Result<ExitCode> {
     }
     render::emit(&text)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// What to say when the function does not read its guest from `target`: the upload would not
+/// change what it runs.
+fn destination_warning(function: &str, reads: &GuestLocation, target: &S3Uri) -> Option<String> {
+    match reads {
+        GuestLocation::S3(uri) if uri == target => None,
+        other => Some(format!(
+            "function {} reads its guest from {} (CLICKRULES_GUEST), not {target}: this upload \
+             does not change what it runs",
+            escape_control(function),
+            escape_control(&other.uri())
+        )),
+    }
+}
+
+/// Refuses an upload the function would refuse to load: it requires signed artifacts
+/// (CLICKRULES_REQUIRE_SIGNED=true) and none signed by a key it trusts are uploaded. Warns when
+/// the artifacts are signed by a key it does not trust (it then compiles the guest).
+fn signing_check(
+    function: &str,
+    policy: Option<&ArtifactPolicy>,
+    signer: Option<&ArtifactSigner>,
+) -> anyhow::Result<()> {
+    let Some(policy) = policy else {
+        return Ok(());
+    };
+    let function = escape_control(function);
+    let trusted = signer.is_some_and(|s| policy.trusted.keys().contains(&s.public_key()));
+    match (policy.require, signer, trusted) {
+        (_, _, true) => Ok(()),
+        (true, None, _) => anyhow::bail!(
+            "not uploading: function {function} only loads guests signed by a key in \
+             CLICKRULES_TRUSTED_KEYS (CLICKRULES_REQUIRE_SIGNED=true); give --signing-key"
+        ),
+        (true, Some(s), _) => anyhow::bail!(
+            "not uploading: function {function} only loads guests signed by a key in \
+             CLICKRULES_TRUSTED_KEYS (CLICKRULES_REQUIRE_SIGNED=true), and key {} is not one",
+            s.public_key().key_id()
+        ),
+        (false, Some(s), false) => {
+            eprintln!(
+                "warning: function {function} does not trust key {} (CLICKRULES_TRUSTED_KEYS): \
+                 it will compile this guest instead of loading its artifacts",
+                s.public_key().key_id()
+            );
+            Ok(())
+        }
+        (false, None, _) => Ok(()),
+    }
 }
 
 /// What the Lambda will say when it cannot compile this guest in `function_mb`: only for an

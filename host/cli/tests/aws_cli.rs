@@ -228,6 +228,7 @@ fn upload_to_a_versioned_bucket_names_the_sha256_and_version_of_what_s3_holds() 
     // A second upload replaces it; the version printed for the first still retrieves the
     // first guest, which is how a bad upload is rolled back.
     let replacement = guest_bytes(guests::BY_CLICK);
+    // by-click notifies on a low battery: upload checks it under a deployment with a topic.
     let out = aws.clickrules(
         &[
             "upload",
@@ -235,7 +236,10 @@ fn upload_to_a_versioned_bucket_names_the_sha256_and_version_of_what_s3_holds() 
             "s3://guests/rules/guest.wasm",
             "--json",
         ],
-        &[],
+        &[(
+            "CLICKRULES_NOTIFY_TOPIC_ARN",
+            "arn:aws:sns:us-east-1:123456789012:clickrules",
+        )],
     );
     assert_success(&out);
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();

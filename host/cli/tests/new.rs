@@ -1,6 +1,6 @@
-//! `clickrules new`: what it writes, what it prints, and what it refuses. (That each scaffold
-//! then builds and passes its own tests needs npm, componentize-py and a wasmtime build per
-//! project; that is verified by hand as BENCHMARKS.md and guests/README.md describe.)
+//! `clickrules new`: what it writes, what it prints, and what it refuses. That each scaffold
+//! then builds, passes its own tests and passes `clickrules check` needs npm, componentize-py
+//! and a wasmtime build per project: CI runs that with `.ci/scaffolds`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -500,3 +500,53 @@ async fn the_ledger_makes_each_press_take_effect_once_through_bootstrap() {
     assert_eq!(retries[1].body["ledger"]["outcome"], "duplicate");
     assert_eq!(invocations(&recording).len(), 1, "one backup in all");
 }
+
+/// Through the real `bootstrap`: the event reaches the pipeline as delivered, so a duplicate
+/// key is refused (a parsed value would have kept the last one silently), and guest text in
+/// the record line has its line separators and bidi controls escaped.
+#[tokio::test]
+async fn raw_events_are_checked_and_log_lines_are_safe_through_bootstrap() {
+    let Some(world) = World::start("raw_events_are_checked_and_log_lines_are_safe").await else {
+        return;
+    };
+    let duplicate =
+        br#"{"serialNumber":"G030JF055364XVRB","clickType":"SINGLE","clickType":"LONG"}"#.to_vec();
+    let tricky = "ignore:a\u{2028}b\u{202e}c";
+    let (replies, logs) = run_bootstrap(
+        &world,
+        "raw-events",
+        &[
+            ("CLICKRULES_GUEST", guests::ACTIONS),
+            ("CLICKRULES_CONFIG_ACTIONS", tricky),
+        ],
+        vec![
+            ("req-dup", duplicate),
+            ("req-text", fixture("iot-button-single.json")),
+        ],
+    )
+    .await;
+    let dup = replies.iter().find(|r| r.request_id == "req-dup").unwrap();
+    assert_eq!(dup.kind, "error", "{dup:?}");
+    assert_eq!(dup.body["errorType"], "clickrules.bad_event");
+    let message = dup.body["errorMessage"].as_str().unwrap();
+    assert!(message.contains(r#""clickType" twice"#), "{message}");
+
+    let text = replies.iter().find(|r| r.request_id == "req-text").unwrap();
+    assert_eq!(text.kind, "response", "{text:?}");
+    assert_eq!(
+        text.body["decision"]["actions"][0]["reason"],
+        "a\u{2028}b\u{202e}c"
+    );
+    let line = logs
+        .lines()
+        .find(|l| l.contains(r#""request_id":"req-text""#) && l.contains("clickrules::record"))
+        .unwrap_or_else(|| panic!("no record line: {logs}"));
+    assert!(
+        !line.contains('\u{2028}') && !line.contains('\u{202e}'),
+        "{line}"
+    );
+    assert!(
+        line.contains(r"\u2028") && line.contains(r"\u202e"),
+        "{line}"
+    );
+}

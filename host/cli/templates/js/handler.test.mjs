@@ -1,5 +1,5 @@
-// Presses the built component through the clickrules engine (`clickrules press --json`), with
-// the Lambda's limits and validation. Build first: `npm run build`. The CLICKRULES variable
+// Presses the built component through the clickrules press pipeline (`clickrules press --json`
+// prints the press record), with the Lambda's limits and checks. Build first: `npm run build`. The CLICKRULES variable
 // names the clickrules binary when it is not on PATH.
 
 import { spawnSync } from 'node:child_process';
@@ -22,11 +22,11 @@ function press(...args) {
 test('every press backs up us-west-1', () => {
   for (const click of ['single', 'double', 'long']) {
     const record = press('--click', click, '--battery-mv', '1400');
-    assert.deepEqual(record.actions, [{ type: 'snapshot', region: 'us-west-1' }]);
+    assert.deepEqual(record.decision.actions, [{ kind: 'snapshot', region: 'us-west-1' }]);
   }
 });
 
 test('the region setting wins', () => {
   const record = press('--click', 'double', '--config', 'region=eu-west-1');
-  assert.deepEqual(record.actions, [{ type: 'snapshot', region: 'eu-west-1' }]);
+  assert.deepEqual(record.decision.actions, [{ kind: 'snapshot', region: 'eu-west-1' }]);
 });

@@ -1,6 +1,6 @@
-"""Presses the built component through the clickrules engine (`clickrules press --json`), with
-the Lambda's limits and validation. Build first: `./build.sh`. The CLICKRULES variable names
-the clickrules binary when it is not on PATH."""
+"""Presses the built component through the clickrules press pipeline (`clickrules press --json`
+prints the press record), with the Lambda's limits and checks. Build first: `./build.sh`. The
+CLICKRULES variable names the clickrules binary when it is not on PATH."""
 
 import json
 import os
@@ -27,11 +27,15 @@ class Guest(unittest.TestCase):
     def test_every_press_backs_up_us_west_1(self) -> None:
         for click in ["single", "double", "long"]:
             record = press("--click", click, "--battery-mv", "1400")
-            self.assertEqual(record["actions"], [{"type": "snapshot", "region": "us-west-1"}])
+            self.assertEqual(
+                record["decision"]["actions"], [{"kind": "snapshot", "region": "us-west-1"}]
+            )
 
     def test_the_region_setting_wins(self) -> None:
         record = press("--click", "double", "--config", "region=eu-west-1")
-        self.assertEqual(record["actions"], [{"type": "snapshot", "region": "eu-west-1"}])
+        self.assertEqual(
+            record["decision"]["actions"], [{"kind": "snapshot", "region": "eu-west-1"}]
+        )
 
 
 if __name__ == "__main__":

@@ -73,7 +73,13 @@ fn main() {
         for dir in guest_folders(&guests_dir.join(lang), marker) {
             let folder = dir.file_name().unwrap().to_string_lossy().into_owned();
             let name = format!("{lang}_{folder}").replace('-', "_").to_uppercase();
-            let value = match build(&dir, &wit_dir) {
+            // A guest of a later contract names it in a `contract` file (`0.2.0`): its WIT is
+            // in wit/v0.2.0/.
+            let wit = match std::fs::read_to_string(dir.join("contract")) {
+                Ok(version) => wit_dir.join(format!("v{}", version.trim())),
+                Err(_) => wit_dir.clone(),
+            };
+            let value = match build(&dir, &wit) {
                 Some(path) => format!("Some({:?})", path.display().to_string()),
                 None => "None".to_string(),
             };

@@ -167,12 +167,7 @@ fn follows_the_table(language: &str, path: &str) {
                 Press::Fixture(name) => engine.press(&guest, &fixture(name)),
                 Press::Click(click_type, battery_mv) => engine.press_click(
                     &guest,
-                    Click {
-                        serial_number: SERIAL.into(),
-                        click_type,
-                        battery_mv,
-                        received_at_ms: 1_764_100_000_000,
-                    },
+                    Click::new(SERIAL, click_type, battery_mv, 1_764_100_000_000),
                 ),
             };
             if let Err(why) = check(&decision, &expect) {

@@ -40,12 +40,12 @@ pub fn load(engine: &Engine, path: &str) -> Arc<Guest> {
 }
 
 pub fn click(click_type: ClickType, battery_mv: Option<u32>) -> Click {
-    Click {
-        serial_number: "G030JF055364XVRB".into(),
+    Click::new(
+        "G030JF055364XVRB",
         click_type,
         battery_mv,
-        received_at_ms: 1_764_100_000_000,
-    }
+        1_764_100_000_000,
+    )
 }
 
 pub const SINGLE: &[u8] =

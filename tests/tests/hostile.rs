@@ -172,7 +172,7 @@ fn a_guest_for_a_future_contract_is_refused_by_name() {
         .load(&guest_bytes(guests::FUTURE_VERSION))
         .unwrap_err();
     assert!(
-        matches!(&err, LoadError::UnsupportedVersion { import, .. } if import.starts_with("clickrules:handler/") && import.ends_with("@0.2.0")),
+        matches!(&err, LoadError::UnsupportedVersion { import, .. } if import.starts_with("clickrules:handler/") && import.ends_with("@0.3.0")),
         "{err:?}"
     );
     assert_healthy(&engine);

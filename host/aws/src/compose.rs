@@ -7,9 +7,9 @@ use std::time::Instant;
 
 use clickrules_engine::{Action, ConfigError, Engine};
 use clickrules_pipeline::{
-    ActionContext, ActionError, Claim, DeadLetters, DryRunExecutor, End, Executor, Lease, Ledger,
-    LedgerError, NoDeadLetters, NoLedger, OutcomeRecord, Pipeline, PreflightError, PressRecord,
-    Receipt, RecordSink,
+    ActionContext, ActionError, Claim, DeadLetters, DeviceKey, DryRunExecutor, End, Executor,
+    Lease, Ledger, LedgerError, MemoryLedger, NoDeadLetters, NoLedger, OutcomeRecord, Pipeline,
+    PreflightError, PressRecord, Receipt, RecordSink, StateCommit, StoredState,
 };
 
 use crate::aws_executor::AwsExecutor;
@@ -98,11 +98,13 @@ pub enum AnyLedger {
     Off(NoLedger),
     /// DynamoDB.
     Dynamo(DynamoLedger),
+    /// In memory, for local presses that keep devices' state (`press --state FILE`, `check`).
+    Memory(Arc<MemoryLedger>),
 }
 
 impl Ledger for AnyLedger {
     fn is_on(&self) -> bool {
-        matches!(self, Self::Dynamo(_))
+        !matches!(self, Self::Off(_))
     }
 
     async fn claim(
@@ -114,13 +116,28 @@ impl Ledger for AnyLedger {
         match self {
             Self::Off(l) => l.claim(press_id, lease_until_ms, now_ms).await,
             Self::Dynamo(l) => l.claim(press_id, lease_until_ms, now_ms).await,
+            Self::Memory(l) => l.claim(press_id, lease_until_ms, now_ms).await,
         }
     }
 
-    async fn commit(&self, lease: &Lease, record: &PressRecord) -> Result<(), LedgerError> {
+    async fn load_state(&self, device: &DeviceKey) -> Result<StoredState, LedgerError> {
         match self {
-            Self::Off(l) => l.commit(lease, record).await,
-            Self::Dynamo(l) => l.commit(lease, record).await,
+            Self::Off(l) => l.load_state(device).await,
+            Self::Dynamo(l) => l.load_state(device).await,
+            Self::Memory(l) => l.load_state(device).await,
+        }
+    }
+
+    async fn commit(
+        &self,
+        lease: &Lease,
+        record: &PressRecord,
+        state: Option<&StateCommit>,
+    ) -> Result<(), LedgerError> {
+        match self {
+            Self::Off(l) => l.commit(lease, record, state).await,
+            Self::Dynamo(l) => l.commit(lease, record, state).await,
+            Self::Memory(l) => l.commit(lease, record, state).await,
         }
     }
 
@@ -134,6 +151,7 @@ impl Ledger for AnyLedger {
         match self {
             Self::Off(l) => l.outcome(lease, number, outcome, end).await,
             Self::Dynamo(l) => l.outcome(lease, number, outcome, end).await,
+            Self::Memory(l) => l.outcome(lease, number, outcome, end).await,
         }
     }
 
@@ -141,6 +159,7 @@ impl Ledger for AnyLedger {
         match self {
             Self::Off(l) => l.end(lease, end, record).await,
             Self::Dynamo(l) => l.end(lease, end, record).await,
+            Self::Memory(l) => l.end(lease, end, record).await,
         }
     }
 }
@@ -161,6 +180,24 @@ pub enum InitError {
     /// The built-in fallback guest could not be loaded (a build problem).
     #[error("cannot load the built-in fallback guest: {0}")]
     Fallback(#[source] GuestSourceError),
+    /// The guest keeps per-device state, which lives in the press ledger, and no ledger table
+    /// is configured.
+    #[error(
+        "guest {guest} uses device state (it imports clickrules:handler/state), which lives in \
+         the press ledger's table: set CLICKRULES_LEDGER_TABLE"
+    )]
+    StateWithoutLedger {
+        /// The guest.
+        guest: String,
+    },
+}
+
+/// What a caller adds to the composition a deployment's settings describe.
+#[derive(Debug, Clone, Default)]
+pub struct Extras {
+    /// The ledger for a local press or check (a dry run claims nothing in the real one): it
+    /// keeps devices' state between the presses it serves.
+    pub local_ledger: Option<Arc<MemoryLedger>>,
 }
 
 /// How long each part of building the runtime took, for the init log line.
@@ -193,6 +230,16 @@ pub async fn compose<R: RecordSink>(
     mode: Mode,
     sink: R,
 ) -> Result<Composed<R>, InitError> {
+    compose_with(settings, mode, sink, Extras::default()).await
+}
+
+/// [`compose`], with what the caller adds.
+pub async fn compose_with<R: RecordSink>(
+    settings: &Settings,
+    mode: Mode,
+    sink: R,
+    extras: Extras,
+) -> Result<Composed<R>, InitError> {
     let mut phases = InitPhases::default();
     let needs_aws = mode == Mode::Execute || matches!(settings.guest, GuestLocation::S3(_));
     let t = Instant::now();
@@ -219,7 +266,10 @@ pub async fn compose<R: RecordSink>(
             table.clone(),
             settings.ledger_retention,
         )),
-        _ => AnyLedger::Off(NoLedger),
+        (_, _, _) => match extras.local_ledger {
+            Some(local) => AnyLedger::Memory(local),
+            None => AnyLedger::Off(NoLedger),
+        },
     };
     let mut options = LoadOptions::from_lambda_env(artifacts.cloned());
     if let AnyLedger::Dynamo(ledger) = &ledger {
@@ -233,6 +283,13 @@ pub async fn compose<R: RecordSink>(
     )
     .await
     .map_err(InitError::Guest)?;
+    if mode == Mode::Execute
+        && !ledger.is_on()
+        && let Some((guest, uri)) = source.loaded()
+        && guest.uses_state()
+    {
+        return Err(InitError::StateWithoutLedger { guest: uri });
+    }
     let fallback = match settings.on_guest_error {
         OnGuestError::Fail => None,
         OnGuestError::Builtin => Some(
@@ -263,7 +320,8 @@ pub async fn compose<R: RecordSink>(
         .with_ledger(ledger)
         .with_dead_letters(dead_letters)
         .with_sink(sink)
-        .with_fallback(fallback);
+        .with_fallback(fallback)
+        .with_zone(settings.timezone.clone());
     Ok(Composed {
         pipeline,
         clients,

@@ -8,6 +8,13 @@
 //! a claim is an `UpdateItem` whose condition admits a new press, an open one or an expired
 //! lease, and which returns the item either way (`ReturnValues` / `...OnConditionCheckFailure`).
 //!
+//! Item `pk = "state#<source>#<device>"`: one device's state (contract 0.2.0), `state` (its
+//! keys as JSON) and `version` (one more per commit). It is read once, strongly consistent,
+//! before the guest runs, and written only in the transaction that stores the press's
+//! decision, conditioned on the version read: a concurrent press of the device that committed
+//! first cancels it, and the press is decided again. Its `ttl` is the latest key expiry, or
+//! absent while any key never expires, so DynamoDB never deletes live state.
+//!
 //! Item `pk = "guest#<location>"`: `floor`, the newest signed-artifact sequence loaded for
 //! that guest location, so replay protection survives cold starts.
 
@@ -15,9 +22,16 @@ use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
-use clickrules_pipeline::{Claim, End, Lease, Ledger, LedgerError, OutcomeRecord, PressRecord};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
+use clickrules_engine::DeviceState;
+use clickrules_pipeline::{
+    Claim, DeviceKey, End, Lease, Ledger, LedgerError, OutcomeRecord, PressRecord, StateCommit,
+    StoredState,
+};
 
 use crate::sdk_error::sdk_error_text;
 
@@ -58,6 +72,123 @@ impl DynamoLedger {
 
     fn key(press_id: &str) -> AttributeValue {
         AttributeValue::S(format!("press#{press_id}"))
+    }
+
+    fn state_key(device: &DeviceKey) -> AttributeValue {
+        AttributeValue::S(format!("state#{}", device.id()))
+    }
+
+    /// The decision and the device's new state in one transaction: the press item on the
+    /// lease's condition, the device item on the version read.
+    async fn commit_with_state(
+        &self,
+        lease: &Lease,
+        record: &PressRecord,
+        commit: &StateCommit,
+    ) -> Result<(), LedgerError> {
+        let press = Update::builder()
+            .table_name(&self.table)
+            .key("pk", Self::key(&lease.press_id))
+            .update_expression("SET #record = :record")
+            .condition_expression("attempt = :attempt AND #status = :running")
+            .expression_attribute_names("#record", "record")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":record", record_value(record))
+            .expression_attribute_values(":attempt", number(u64::from(lease.attempt)))
+            .expression_attribute_values(":running", AttributeValue::S(RUNNING.into()))
+            .build()
+            .map_err(|e| self.build_error(e))?;
+        let state_json = serde_json::to_string(&commit.state).unwrap_or_default();
+        let mut update = "SET #state = :state, version = :next".to_string();
+        // The item lives as long as its longest-lived key; while any key never expires, the
+        // table's TTL must not touch it.
+        let ttl = commit
+            .state
+            .latest_expiry_ms()
+            .map(|ms| number(ms.div_ceil(1000)));
+        update.push_str(if ttl.is_some() {
+            ", #ttl = :ttl"
+        } else {
+            " REMOVE #ttl"
+        });
+        let mut device = Update::builder()
+            .table_name(&self.table)
+            .key("pk", Self::state_key(&commit.device))
+            .update_expression(update)
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":state", AttributeValue::S(state_json))
+            .expression_attribute_values(":next", number(commit.version + 1));
+        device = if commit.version == 0 {
+            device.condition_expression("attribute_not_exists(pk)")
+        } else {
+            device
+                .condition_expression("version = :read")
+                .expression_attribute_values(":read", number(commit.version))
+        };
+        if let Some(ttl) = ttl {
+            device = device.expression_attribute_values(":ttl", ttl);
+        }
+        let device = device.build().map_err(|e| self.build_error(e))?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(press).build())
+            .transact_items(TransactWriteItem::builder().update(device).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.transaction_error(&e, lease, commit)),
+        }
+    }
+
+    /// What a cancelled transaction means: the reasons come in the order of its items (the
+    /// press, then the device).
+    fn transaction_error(
+        &self,
+        e: &SdkError<TransactWriteItemsError>,
+        lease: &Lease,
+        commit: &StateCommit,
+    ) -> LedgerError {
+        let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+            e.as_service_error()
+        else {
+            return self.error(e);
+        };
+        let code = |i: usize| {
+            cancelled
+                .cancellation_reasons()
+                .get(i)
+                .and_then(|r| r.code())
+                .unwrap_or("None")
+        };
+        match (code(0), code(1)) {
+            ("ConditionalCheckFailed", _) => LedgerError::LostLease {
+                press_id: lease.press_id.clone(),
+            },
+            // Another press of the device committed first, or is committing now.
+            (_, "ConditionalCheckFailed" | "TransactionConflict") => LedgerError::StateConflict {
+                device: commit.device.id(),
+            },
+            (a, b) if THROTTLE_CODES.contains(&a) || THROTTLE_CODES.contains(&b) => {
+                LedgerError::Throttled {
+                    table: self.table.clone(),
+                    message: format!("transaction cancelled: {a}, {b}"),
+                }
+            }
+            (a, b) => LedgerError::Unavailable {
+                table: self.table.clone(),
+                message: format!("transaction cancelled: {a}, {b}"),
+            },
+        }
+    }
+
+    fn build_error(&self, e: impl std::fmt::Display) -> LedgerError {
+        LedgerError::Refused {
+            table: self.table.clone(),
+            message: format!("cannot build the request: {e}"),
+        }
     }
 
     fn ttl(&self) -> AttributeValue {
@@ -237,7 +368,41 @@ impl Ledger for DynamoLedger {
         }
     }
 
-    async fn commit(&self, lease: &Lease, record: &PressRecord) -> Result<(), LedgerError> {
+    async fn load_state(&self, device: &DeviceKey) -> Result<StoredState, LedgerError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", Self::state_key(device))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.error(&e))?;
+        let Some(item) = out.item() else {
+            return Ok(StoredState::default());
+        };
+        let state: DeviceState = match get_string(item, "state") {
+            Some(json) => serde_json::from_str(json).map_err(|e| LedgerError::Corrupt {
+                press_id: format!("state of {}", device.id()),
+                message: e.to_string(),
+            })?,
+            None => DeviceState::default(),
+        };
+        Ok(StoredState {
+            state,
+            version: get_number(item, "version").unwrap_or(0),
+        })
+    }
+
+    async fn commit(
+        &self,
+        lease: &Lease,
+        record: &PressRecord,
+        state: Option<&StateCommit>,
+    ) -> Result<(), LedgerError> {
+        if let Some(commit) = state {
+            return self.commit_with_state(lease, record, commit).await;
+        }
         let values = HashMap::from([(":record".to_string(), record_value(record))]);
         self.update_held(lease, "SET #record = :record".into(), values)
             .await

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use clickrules_engine::{Arch, Engine, GuestBytes, sha256_hex};
+use clickrules_engine::{Arch, Engine, Guest, GuestBytes, sha256_hex};
 use clickrules_pipeline::{CurrentGuest, FetchKind, FixedGuest, GuestSource};
 
 use crate::compile_memory::release_freed_heap;
@@ -69,6 +69,17 @@ pub enum AnySource {
 }
 
 impl AnySource {
+    /// The guest loaded now (for S3, by the last fetch), without fetching.
+    pub fn loaded(&self) -> Option<(Arc<Guest>, String)> {
+        match self {
+            Self::Fixed(f) => {
+                let current = f.current_guest();
+                Some((Arc::clone(&current.guest), current.record.uri.clone()))
+            }
+            Self::S3(s) => s.loaded().map(|g| (g, s.uri().to_string())),
+        }
+    }
+
     /// As [`open`](Self::open), with explicit load options (artifacts, memory, floor store).
     pub async fn open_with(
         engine: &Arc<Engine>,

@@ -47,8 +47,8 @@ pub use compile_memory::{
     compile_memory_estimate_mb, lambda_function_memory_mb, release_freed_heap,
 };
 pub use compose::{
-    AnyDeadLetters, AnyExecutor, AnyLedger, Composed, DeploymentPipeline, InitError, InitPhases,
-    Mode, compose,
+    AnyDeadLetters, AnyExecutor, AnyLedger, Composed, DeploymentPipeline, Extras, InitError,
+    InitPhases, Mode, compose, compose_with,
 };
 pub use dead_letters::{SqsDeadLetters, dead_letter_body};
 pub use dynamo_ledger::DynamoLedger;

@@ -60,6 +60,19 @@ pub fn outcome(record: &PressRecord) -> String {
 
 /// The log line for `record`: EMF metadata, the dimensions and metrics, the record.
 pub fn record_line(record: &PressRecord, function: &str, timestamp_ms: u64) -> String {
+    // The logged line lists the keys read and the writes, values cut; the full state read
+    // stays in the ledger, where a replay reads it.
+    let logged;
+    let record = match &record.state {
+        Some(state) => {
+            logged = PressRecord {
+                state: Some(state.for_log()),
+                ..record.clone()
+            };
+            &logged
+        }
+        None => record,
+    };
     let executed = record
         .outcomes
         .iter()
@@ -109,4 +122,52 @@ fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clickrules_engine::{DeviceState, StateChange, StateWrite};
+    use clickrules_pipeline::StateRecord;
+
+    #[test]
+    fn the_line_cuts_state_values_and_leaves_out_the_state_read() {
+        let mut record = PressRecord::new("req", true);
+        let mut before = DeviceState::default();
+        before.entries.insert(
+            "secret-history".into(),
+            clickrules_engine::StateEntry {
+                value: "x".repeat(4000),
+                expires_at_ms: None,
+            },
+        );
+        record.state = Some(StateRecord {
+            device: "iot-button#G030".into(),
+            version: 3,
+            read: vec!["history".into()],
+            writes: vec![StateWrite {
+                key: "history".into(),
+                change: StateChange::Set {
+                    value: "é".repeat(300),
+                    ttl_seconds: Some(60),
+                },
+            }],
+            before: Some(before),
+            committed: true,
+            attempts: 1,
+        });
+        let line: Value = serde_json::from_str(&record_line(&record, "f", 0)).unwrap();
+        let state = &line["record"]["state"];
+        assert!(state.get("before").is_none(), "{state}");
+        let value = state["writes"][0]["value"].as_str().unwrap();
+        assert!(
+            value.len() <= clickrules_pipeline::LOGGED_STATE_VALUE_BYTES + 3,
+            "{}",
+            value.len()
+        );
+        assert!(value.ends_with('…'));
+        assert_eq!(state["writes"][0]["ttl_seconds"], 60);
+        assert_eq!(state["version"], 3);
+        assert_eq!(state["read"][0], "history");
+    }
 }

@@ -126,6 +126,11 @@ impl<O: ObjectStore> S3GuestSource<O> {
         Ok(source)
     }
 
+    /// The guest loaded by the last fetch, if any.
+    pub fn loaded(&self) -> Option<Arc<Guest>> {
+        self.state().cached.as_ref().map(|c| Arc::clone(&c.guest))
+    }
+
     /// The object this source reads.
     pub fn uri(&self) -> &S3Uri {
         &self.uri

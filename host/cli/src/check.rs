@@ -11,14 +11,16 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 use clickrules_aws::{
-    Composed, DeploymentPipeline, GUEST_LOCATION_FORMS, GuestLocation, InitError, Mode,
-    OnGuestError, Settings, compose,
+    AnyLedger, Composed, DeploymentPipeline, Extras, GUEST_LOCATION_FORMS, GuestLocation,
+    InitError, Mode, OnGuestError, Settings, compose_with,
 };
 use clickrules_engine::text::escape_control;
-use clickrules_engine::{BATTERY_EDGE_CASES, ClickType, Limits, PressError};
+use clickrules_engine::{
+    BATTERY_EDGE_CASES, ClickType, Limits, PressError, StateChange, StateWrite,
+};
 use clickrules_pipeline::{
-    DecisionRecord, ErrorInfo, Failure, GuestRecord, GuestSource, NoSink, OutcomeRecord,
-    PressRequest,
+    DecisionRecord, ErrorInfo, Failure, GuestRecord, GuestSource, MemoryLedger, NoSink,
+    OutcomeRecord, PressRequest, StateRecord,
 };
 use serde::Serialize;
 
@@ -162,6 +164,12 @@ struct Row {
     /// What each action would do (a dry run).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     outcomes: Vec<OutcomeRecord>,
+    /// What the press did with its device's state (guests that use state).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state: Option<StateRecord>,
+    /// Which press of a sequence the row is, for the table (`SINGLE 2/3 +0.5 s`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sequence: Option<String>,
 }
 
 pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
@@ -193,7 +201,11 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
 pub async fn open(settings: &Settings) -> anyhow::Result<Composed<NoSink>> {
     let mut settings = settings.clone();
     settings.on_guest_error = OnGuestError::Fail;
-    compose(&settings, Mode::DryRun, NoSink)
+    // Guests that use state get an in-memory ledger: each case starts from empty state.
+    let extras = Extras {
+        local_ledger: Some(std::sync::Arc::new(MemoryLedger::new())),
+    };
+    compose_with(&settings, Mode::DryRun, NoSink, extras)
         .await
         .map_err(|e| match e {
             // The guest's own error names it; the wrapper would only repeat that.
@@ -217,6 +229,11 @@ impl Checked {
     /// SHA-256 of the guest that was checked.
     pub fn guest_sha256(&self) -> &str {
         &self.guest.sha256
+    }
+
+    /// The guest that was checked.
+    pub fn guest(&self) -> &GuestRecord {
+        &self.guest
     }
 
     pub fn presses(&self) -> usize {
@@ -264,7 +281,9 @@ pub async fn evaluate(
         .record;
     let mut presses: Vec<(Row, Vec<u8>)> = Vec::new();
     for serial in &sweep.serials {
-        for click_type in ClickType::ALL {
+        // The classic event formats carry these three; a triple press comes from the other
+        // sources.
+        for click_type in ClickType::CLASSIC {
             for battery_mv in BATTERY_EDGE_CASES {
                 let row = Row {
                     click_type: Some(click_type),
@@ -276,6 +295,8 @@ pub async fn evaluate(
                     decision: None,
                     failure: None,
                     outcomes: Vec::new(),
+                    state: None,
+                    sequence: None,
                 };
                 presses.push((row, simulated_event(serial, click_type, battery_mv)));
             }
@@ -292,6 +313,8 @@ pub async fn evaluate(
             decision: None,
             failure: None,
             outcomes: Vec::new(),
+            state: None,
+            sequence: None,
         };
         presses.push((row, event.bytes.clone()));
     }
@@ -304,6 +327,10 @@ pub async fn evaluate(
             continue;
         }
         let request_id = format!("check-{}", number + 1);
+        // Each case starts from empty state.
+        if let AnyLedger::Memory(ledger) = pipeline.ledger() {
+            ledger.clear_states();
+        }
         let result = pipeline.press(PressRequest::new(&request_id, &event)).await;
         // A runaway guest costs the full budget on every press; one proof is enough.
         if let Some(Failure::Press(
@@ -325,7 +352,15 @@ pub async fn evaluate(
         row.decision = record.decision;
         row.failure = record.failure;
         row.outcomes = record.outcomes;
+        row.state = record.state;
         rows.push(row);
+    }
+    if guest.uses_state && !stop {
+        let serial = sweep
+            .serials
+            .first()
+            .map_or(SIMULATED_SERIAL, String::as_str);
+        rows.extend(sequences(pipeline, serial).await);
     }
     let failed = rows.iter().filter(|r| r.result == Outcome::Fail).count();
     let skipped = rows.iter().filter(|r| r.result == Outcome::Skip).count();
@@ -349,10 +384,16 @@ impl Checked {
         let mut out = self.source.line();
         writeln!(
             out,
-            "guest {} (sha256 {}, {}); limits {} ms, {}, {} fuel",
+            "guest {} (sha256 {}, {}, contract {}{}); limits {} ms, {}, {} fuel",
             escape_control(&self.guest.uri),
             render::short_sha(&self.guest.sha256),
             render::bytes(self.guest.size_bytes),
+            escape_control(&self.guest.contract),
+            if self.guest.uses_state {
+                ", uses state"
+            } else {
+                ""
+            },
             limits.timeout.as_millis(),
             render::bytes(limits.memory_bytes),
             render::thousands(limits.fuel),
@@ -475,6 +516,7 @@ struct Cells {
 
 fn describe(row: &Row) -> Cells {
     let click = match (&row.event_name, row.click_type) {
+        _ if row.sequence.is_some() => row.sequence.clone().unwrap_or_default(),
         (Some(name), _) => format!("event {}", escape_control(name)),
         (None, Some(click)) => click.as_str().to_string(),
         (None, None) => "-".to_string(),
@@ -498,6 +540,7 @@ fn describe(row: &Row) -> Cells {
                 .iter()
                 .flat_map(|d| &d.actions)
                 .map(render::action)
+                .chain(row.state.iter().flat_map(|s| &s.writes).map(state_write))
                 .collect::<Vec<_>>()
                 .join("; "),
         ),
@@ -508,6 +551,19 @@ fn describe(row: &Row) -> Cells {
         battery,
         result,
         what,
+    }
+}
+
+/// A state write as the table shows it: `set count=2 (ttl 600 s)`, `delete mode`.
+fn state_write(write: &StateWrite) -> String {
+    let key = escape_control(&write.key);
+    match &write.change {
+        StateChange::Set {
+            value,
+            ttl_seconds: Some(ttl),
+        } => format!("set {key}={} (ttl {ttl} s)", escape_control(value)),
+        StateChange::Set { value, .. } => format!("set {key}={}", escape_control(value)),
+        StateChange::Delete => format!("delete {key}"),
     }
 }
 
@@ -527,4 +583,75 @@ fn percent(used: u64, limit: u64) -> f64 {
     } else {
         used as f64 * 100.0 / limit as f64
     }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Short sequences per click type for a guest that uses state, from empty state: the same
+/// click twice within a second, then once more after the longest TTL the guest set, so a
+/// cooldown or a toggle shows in the table.
+async fn sequences(pipeline: &DeploymentPipeline<NoSink>, serial: &str) -> Vec<Row> {
+    let AnyLedger::Memory(ledger) = pipeline.ledger() else {
+        return Vec::new();
+    };
+    let start = now_ms();
+    let mut rows = Vec::new();
+    for click_type in ClickType::CLASSIC {
+        ledger.clear_states();
+        let event = simulated_event(serial, click_type, None);
+        let mut at = start;
+        let mut longest_ttl_s = 0u64;
+        for step in 1..=3 {
+            let label = match step {
+                1 => format!("{} 1/3", click_type.as_str()),
+                2 => {
+                    at += 500;
+                    format!("{} 2/3 +0.5 s", click_type.as_str())
+                }
+                _ if longest_ttl_s == 0 => break,
+                _ => {
+                    at = start + (longest_ttl_s + 1) * 1000;
+                    format!("{} 3/3 +{} s", click_type.as_str(), longest_ttl_s + 1)
+                }
+            };
+            let request_id = format!("check-sequence-{}-{step}", click_type.as_str());
+            let result = pipeline
+                .press(PressRequest {
+                    received_at_ms: Some(at),
+                    ..PressRequest::new(&request_id, &event)
+                })
+                .await;
+            let record = result.record;
+            for write in record.state.iter().flat_map(|s| &s.writes) {
+                if let StateChange::Set {
+                    ttl_seconds: Some(ttl),
+                    ..
+                } = write.change
+                {
+                    longest_ttl_s = longest_ttl_s.max(u64::from(ttl));
+                }
+            }
+            rows.push(Row {
+                click_type: Some(click_type),
+                battery_mv: None,
+                serial_number: Some(serial.to_string()),
+                event: None,
+                event_name: None,
+                result: match record.failure {
+                    None => Outcome::Ok,
+                    Some(_) => Outcome::Fail,
+                },
+                decision: record.decision,
+                failure: record.failure,
+                outcomes: record.outcomes,
+                state: record.state,
+                sequence: Some(label),
+            });
+        }
+    }
+    rows
 }

@@ -7,6 +7,7 @@ mod new;
 mod press;
 mod remote;
 mod render;
+mod state_file;
 mod upload;
 
 use std::process::ExitCode;

@@ -8,7 +8,11 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use clickrules_aws::{GUEST_LOCATION_FORMS, GuestLocation, InitError, Mode, Settings, compose};
+use std::sync::Arc;
+
+use clickrules_aws::{
+    Extras, GUEST_LOCATION_FORMS, GuestLocation, InitError, Mode, Settings, compose_with,
+};
 use clickrules_engine::ClickType;
 use clickrules_engine::text::escape_control;
 use clickrules_pipeline::{NoSink, PressRequest};
@@ -16,6 +20,7 @@ use clickrules_pipeline::{NoSink, PressRequest};
 use crate::args::EngineArgs;
 use crate::remote;
 use crate::render;
+use crate::state_file;
 
 /// A serial that cannot be mistaken for a real device in logs.
 const SIMULATED_SERIAL: &str = "G030SIMULATED001";
@@ -67,8 +72,17 @@ pub struct PressArgs {
     #[arg(long, value_name = "ID")]
     press_id: Option<String>,
     /// Send the press to the deployed Lambda FUNCTION and print the record it returns.
-    #[arg(long, value_name = "FUNCTION", conflicts_with = "guest")]
+    #[arg(long, value_name = "FUNCTION", conflicts_with_all = ["guest", "state", "now"])]
     remote: Option<String>,
+    /// Keep devices' state between local presses in this JSON file (created if missing,
+    /// replaced atomically after each press). A guest that uses state needs it, unless
+    /// --execute runs against a deployment's ledger table (CLICKRULES_LEDGER_TABLE).
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
+    /// When the press happens, as RFC 3339 (2026-12-02T22:30:00+01:00): state expiry and the
+    /// UTC offset guests see are judged then (default: now).
+    #[arg(long, value_name = "RFC3339", value_parser = parse_time)]
+    now: Option<u64>,
     #[command(flatten)]
     engine: EngineArgs,
 }
@@ -99,8 +113,17 @@ pub fn run(args: PressArgs) -> anyhow::Result<ExitCode> {
         false => Mode::DryRun,
     };
     let request_id = remote::request_id();
+    let local_ledger = args
+        .state
+        .as_deref()
+        .map(state_file::read)
+        .transpose()?
+        .map(Arc::new);
+    let extras = Extras {
+        local_ledger: local_ledger.clone(),
+    };
     let result = remote::runtime()?.block_on(async {
-        let runtime = compose(&settings, mode, NoSink)
+        let runtime = compose_with(&settings, mode, NoSink, extras)
             .await
             .map_err(|e| match e {
                 // The guest's own error names it; the wrapper would only repeat that.
@@ -112,11 +135,14 @@ pub fn run(args: PressArgs) -> anyhow::Result<ExitCode> {
             event: &event,
             press_id: args.press_id.as_deref(),
             deadline_ms: None,
-            received_at_ms: None,
+            received_at_ms: args.now,
             function_arn: None,
         };
         anyhow::Ok(runtime.pipeline.press(request).await)
     })?;
+    if let (Some(path), Some(ledger)) = (&args.state, &local_ledger) {
+        state_file::write(path, ledger)?;
+    }
 
     let record = &result.record;
     if args.json {
@@ -150,6 +176,15 @@ fn read_event(args: &PressArgs) -> anyhow::Result<Vec<u8>> {
 }
 
 /// The message a classic IoT button publishes, so a simulated press takes the production path.
+/// An RFC 3339 time as ms since the epoch.
+fn parse_time(raw: &str) -> Result<u64, String> {
+    let at: jiff::Timestamp = raw
+        .parse()
+        .map_err(|e| format!("{raw:?} is not an RFC 3339 time (2026-12-02T22:30:00Z): {e}"))?;
+    u64::try_from(at.as_millisecond())
+        .map_err(|_| format!("{raw:?} is before 1970, when presses began"))
+}
+
 pub(crate) fn simulated_event(serial: &str, click: ClickType, battery_mv: Option<u32>) -> Vec<u8> {
     let mut event = serde_json::json!({
         "serialNumber": serial,

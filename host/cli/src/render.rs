@@ -52,10 +52,12 @@ pub fn record(r: &PressRecord) -> String {
     if let Some(g) = &r.guest {
         let _ = writeln!(
             out,
-            "guest      {} (sha256 {}, {}){}",
+            "guest      {} (sha256 {}, {}, contract {}{}){}",
             esc(&g.uri),
             short_sha(&g.sha256),
             bytes(g.size_bytes),
+            esc(&g.contract),
+            if g.uses_state { ", uses state" } else { "" },
             match &g.signed_by {
                 Some(key) => format!(", from an artifact signed by {key}"),
                 None => String::new(),

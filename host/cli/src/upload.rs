@@ -105,6 +105,13 @@ pub fn run(args: UploadArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::FAILURE);
     }
+    if let Some(warning) = state_warning(
+        checked.guest(),
+        deployment.settings.ledger_table.as_deref(),
+        args.function.as_deref(),
+    ) {
+        eprintln!("warning: {warning}");
+    }
     let engine = composed.pipeline.engine();
 
     let bytes = std::fs::read(&args.guest)
@@ -204,6 +211,28 @@ pub fn run(args: UploadArgs) -> anyhow::Result<ExitCode> {
     }
     render::emit(&text)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// What to say when the guest keeps device state and the deployment has no ledger table to
+/// keep it in: the function would refuse it at init (and fail each press after a hot swap).
+fn state_warning(
+    guest: &clickrules_pipeline::GuestRecord,
+    ledger_table: Option<&str>,
+    function: Option<&str>,
+) -> Option<String> {
+    if !guest.uses_state || ledger_table.is_some() {
+        return None;
+    }
+    let deployment = match function {
+        Some(name) => format!("function {}", escape_control(name)),
+        None => "this environment".to_string(),
+    };
+    Some(format!(
+        "the guest uses device state (clickrules:handler/state, contract {}), which lives in the \
+         press ledger, and {deployment} has no CLICKRULES_LEDGER_TABLE: the function will \
+         refuse it at init and fail its presses",
+        guest.contract
+    ))
 }
 
 /// What to say when the function does not read its guest from `target`: the upload would not

@@ -51,10 +51,10 @@ fn kib(bytes: &[u8]) -> String {
     format!("{:.1} KiB", bytes.len() as f64 / 1024.0)
 }
 
-/// The guest line of a decision, for a guest with these bytes at `uri`.
+/// The guest line of a decision, for a (contract 0.1.0) guest with these bytes at `uri`.
 fn guest_line(uri: &str, bytes: &[u8]) -> String {
     format!(
-        "guest      {uri} (sha256 {}, {})",
+        "guest      {uri} (sha256 {}, {}, contract 0.1.0)",
         &sha256_hex(bytes)[..12],
         kib(bytes)
     )

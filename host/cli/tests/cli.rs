@@ -59,7 +59,7 @@ fn press_runs_the_builtin_default_guest() {
         stable_lines(&stdout(&out)),
         [
             "press      SINGLE from G030SIMULATED001 (battery not reported), iot-button event".to_string(),
-            format!("guest      builtin:default (sha256 {}, {size:.1} KiB)", &sha[..12]),
+            format!("guest      builtin:default (sha256 {}, {size:.1} KiB, contract 0.1.0)", &sha[..12]),
             "decision   ok: 1 action (dry run: nothing was executed)".to_string(),
             r#"  1. snapshot us-west-1               would invoke scheduled_snapshot:prod with {"region":"us-west-1"}"#.to_string(),
         ]

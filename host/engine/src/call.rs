@@ -3,10 +3,9 @@
 //! [`LIFT_CAP`] bytes, more than any action field may hold.
 
 use wasmtime::Store;
-use wasmtime::component::{ComponentExportIndex, Instance};
+use wasmtime::component::{ComponentExportIndex, ComponentType, Instance, Lower};
 
 use crate::action::{Action, MAX_ACTIONS, MAX_MESSAGE_BYTES, ValidationError, quote_with_len};
-use crate::bindings::v0_1_0::clickrules::handler::types::Click as WitClick;
 use crate::bounded::{BoundedList, BoundedStr};
 use crate::state::PressState;
 
@@ -37,7 +36,7 @@ enum RawAction {
 }
 
 type HandleResult = Result<BoundedList<RawAction, MAX_ACTIONS>, BoundedStr<MAX_GUEST_ERROR_BYTES>>;
-type Handle = wasmtime::component::TypedFunc<(WitClick,), (HandleResult,)>;
+type Handle<C> = wasmtime::component::TypedFunc<(C,), (HandleResult,)>;
 
 /// What `handle` returned, copied out of the guest.
 pub(crate) enum Returned {
@@ -56,14 +55,18 @@ pub(crate) struct LiftedAction {
     cut: [Option<usize>; 2],
 }
 
-/// Calls `handle(click)` on an instantiated guest.
-pub(crate) fn call_handle(
+/// Calls `handle(click)` on an instantiated guest; `C` is the click record of the guest's
+/// contract version (the result's shape is the same in every version).
+pub(crate) fn call_handle<C>(
     store: &mut Store<PressState>,
     instance: &Instance,
     export: &ComponentExportIndex,
-    click: WitClick,
-) -> wasmtime::Result<Returned> {
-    let handle: Handle = instance.get_typed_func(&mut *store, export)?;
+    click: C,
+) -> wasmtime::Result<Returned>
+where
+    C: ComponentType + Lower + Send + Sync + 'static,
+{
+    let handle: Handle<C> = instance.get_typed_func(&mut *store, export)?;
     let (returned,) = handle.call(&mut *store, (click,))?;
     Ok(match returned {
         Err(message) => Returned::GuestError(if message.is_cut() {

@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::action::Action;
+use crate::bindings::Contract;
+use crate::device_state::StateUse;
 use crate::error::PressError;
 use crate::event::{Click, EventFormat};
 
@@ -114,6 +116,12 @@ pub struct Decision {
     pub duration_us: u64,
     /// What the guest logged and printed.
     pub output: Output,
+    /// The device state it read and the writes it asked for (committed by the caller only if
+    /// the press succeeded); absent for guests that use no state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<StateUse>,
+    /// The contract version the guest implements.
+    pub contract: Contract,
 }
 
 impl Decision {

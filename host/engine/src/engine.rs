@@ -15,10 +15,11 @@ use self::classify::classify;
 use self::runtime_config::{code_config, runtime_config};
 use crate::action::{Action, ValidationPolicy, validate_actions, validate_region};
 use crate::artifact_error::ArtifactError;
-use crate::bindings::v0_1_0::clickrules::handler::types as wit;
+use crate::bindings::{Contract, v0_1_0, v0_2_0};
 use crate::call::{Returned, call_handle, with_true_length};
 use crate::config::{ConfigError, DEFAULT_MAX_CONCURRENT_PRESSES, EngineConfig, Limits};
 use crate::decision::{Decision, Output};
+use crate::device_state::{DeviceState, StateBuffer};
 use crate::epoch::EpochTicker;
 use crate::error::{LoadError, PressError};
 use crate::event::{Click, ClickType, normalise_event};
@@ -33,8 +34,6 @@ const MAX_CACHED_GUESTS: usize = 8;
 /// Guests that failed to load, remembered so the same bytes are refused without compiling
 /// them again (a broken upload is pressed until someone fixes it).
 const MAX_REMEMBERED_FAILURES: usize = 32;
-/// The host interface of the contract version this engine serves.
-const HOST_INTERFACE: &str = "clickrules:handler/host@0.1.0";
 
 /// Runs guests. Build one per process and share it: it is `Send + Sync`, and presses may run
 /// concurrently, each in its own store.
@@ -105,7 +104,12 @@ impl Engine {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(runtime)?;
         wasi_bounds::add_to_linker(&mut linker).map_err(runtime)?;
-        host_fns::add_to_linker(&mut linker, HOST_INTERFACE).map_err(runtime)?;
+        // One linker serves every contract version: each version's host interface, and the
+        // state interface of 0.2.0.
+        for contract in Contract::ALL {
+            host_fns::add_to_linker(&mut linker, contract.host_interface()).map_err(runtime)?;
+        }
+        host_fns::add_state_to_linker(&mut linker).map_err(runtime)?;
 
         let ticker = EpochTicker::start(engine.clone()).map_err(|e| ConfigError::Runtime {
             message: format!("could not start the deadline thread: {e}"),
@@ -222,7 +226,7 @@ impl Engine {
         match normalise_event(event, now_ms()) {
             Ok(event) => {
                 decision.event_format = Some(event.format);
-                self.run_anywhere(guest, event.click, &mut decision);
+                self.run_anywhere(guest, event.click, &DeviceState::default(), &mut decision);
             }
             Err(e) => decision.error = Some(e.into()),
         }
@@ -230,18 +234,37 @@ impl Engine {
         decision
     }
 
-    /// One press of an already-normalised click (used by `check` and guest tests).
+    /// One press of an already-normalised click (used by `check` and guest tests), from empty
+    /// device state.
     pub fn press_click(&self, guest: &Guest, click: Click) -> Decision {
+        self.press_click_with_state(guest, click, &DeviceState::default())
+    }
+
+    /// One press of a click with the pressing device's committed state. The decision's `state`
+    /// holds the writes; the caller commits them (`state.apply(writes, received_at_ms)`) only
+    /// if the press succeeded.
+    pub fn press_click_with_state(
+        &self,
+        guest: &Guest,
+        click: Click,
+        state: &DeviceState,
+    ) -> Decision {
         let start = Instant::now();
         let mut decision = empty_decision(guest);
-        self.run_anywhere(guest, click, &mut decision);
+        self.run_anywhere(guest, click, state, &mut decision);
         decision.duration_us = elapsed_us(start);
         decision
     }
 
     /// Runs the guest from any thread, inside an async runtime or not (see `off_runtime`).
-    fn run_anywhere(&self, guest: &Guest, click: Click, decision: &mut Decision) {
-        if let Err(message) = run_off_runtime(|| self.run(guest, click, decision)) {
+    fn run_anywhere(
+        &self,
+        guest: &Guest,
+        click: Click,
+        state: &DeviceState,
+        decision: &mut Decision,
+    ) {
+        if let Err(message) = run_off_runtime(|| self.run(guest, click, state, decision)) {
             *decision = Decision {
                 error: Some(PressError::Internal { message }),
                 ..empty_decision(guest)
@@ -249,19 +272,15 @@ impl Engine {
         }
     }
 
-    fn run(&self, guest: &Guest, click: Click, decision: &mut Decision) {
-        let wit_click = wit::Click {
-            serial_number: click.serial_number.clone(),
-            click_type: match click.click_type {
-                ClickType::Single => wit::ClickType::Single,
-                ClickType::Double => wit::ClickType::Double,
-                ClickType::Long => wit::ClickType::Long,
-            },
-            battery_mv: click.battery_mv,
-            received_at_ms: click.received_at_ms,
-        };
-        decision.click = Some(click);
+    fn run(&self, guest: &Guest, click: Click, state: &DeviceState, decision: &mut Decision) {
+        // A 0.1.0 guest has no triple press to decide: it is not asked, and the record says so.
+        if guest.contract == Contract::V0_1 && click.click_type == ClickType::Triple {
+            decision.click = Some(click);
+            decision.actions = vec![Action::ignore(TRIPLE_FOR_V0_1)];
+            return;
+        }
         if !wasmtime::Engine::same(&guest.engine, &self.wasmtime) {
+            decision.click = Some(click);
             decision.error = Some(PressError::Instantiate {
                 message: "the guest was loaded by a different engine; load it with this one".into(),
             });
@@ -273,16 +292,28 @@ impl Engine {
         let mut store = match self.press_store(started) {
             Ok(store) => store,
             Err(e) => {
+                decision.click = Some(click);
                 decision.error = Some(e);
                 return;
             }
         };
+        if guest.uses_state {
+            store.data_mut().device = StateBuffer::new(state, click.received_at_ms);
+        }
 
         let outcome = match guest.instance_pre.instantiate(&mut store) {
-            Ok(instance) => call_handle(&mut store, &instance, &guest.handle, wit_click)
-                .map_err(|e| classify(&e, &limits, false)),
+            Ok(instance) => match guest.contract {
+                Contract::V0_1 => {
+                    call_handle(&mut store, &instance, &guest.handle, wit_click_v0_1(&click))
+                }
+                Contract::V0_2 => {
+                    call_handle(&mut store, &instance, &guest.handle, wit_click_v0_2(&click))
+                }
+            }
+            .map_err(|e| classify(&e, &limits, false)),
             Err(e) => Err(classify(&e, &limits, true)),
         };
+        decision.click = Some(click);
         // A host call can return after the deadline (a wait ends exactly at it) and the guest
         // can then return without reaching another check: the press still ran too long.
         let outcome = match outcome {
@@ -315,7 +346,17 @@ impl Engine {
             Ok(Returned::GuestError(message)) => Some(PressError::GuestError { message }),
             Err(e) => Some(e),
         };
-        decision.output = store.into_data().into_output();
+        let (output, device) = store.into_data().finish();
+        decision.output = output;
+        if guest.uses_state {
+            let (used, limit) = device.into_use();
+            // `set` returned the error; a guest that returns `ok` anyway commits nothing.
+            if let (None, Some(message)) = (&decision.error, limit) {
+                decision.actions.clear();
+                decision.error = Some(PressError::StateLimit { message });
+            }
+            decision.state = Some(used);
+        }
     }
 
     /// A fresh store per press, so nothing one press leaves in memory, tables or WASI state
@@ -362,6 +403,47 @@ fn empty_decision(guest: &Guest) -> Decision {
         peak_memory_bytes: 0,
         duration_us: 0,
         output: Output::default(),
+        state: None,
+        contract: guest.contract,
+    }
+}
+
+/// Why a 0.1.0 guest's triple press did nothing.
+const TRIPLE_FOR_V0_1: &str =
+    "triple press: this guest implements clickrules:handler@0.1.0, which has no triple press";
+
+fn wit_click_v0_1(click: &Click) -> v0_1_0::clickrules::handler::types::Click {
+    use v0_1_0::clickrules::handler::types::{Click as WitClick, ClickType as Wit};
+    WitClick {
+        serial_number: click.serial_number.clone(),
+        click_type: match click.click_type {
+            ClickType::Single => Wit::Single,
+            ClickType::Double => Wit::Double,
+            ClickType::Long => Wit::Long,
+            // Never asked: `run` answers a 0.1.0 guest's triple press itself.
+            ClickType::Triple => Wit::Double,
+        },
+        battery_mv: click.battery_mv,
+        received_at_ms: click.received_at_ms,
+    }
+}
+
+fn wit_click_v0_2(click: &Click) -> v0_2_0::clickrules::handler::types::Click {
+    use v0_2_0::clickrules::handler::types::{Click as WitClick, ClickType as Wit};
+    WitClick {
+        serial_number: click.serial_number.clone(),
+        click_type: match click.click_type {
+            ClickType::Single => Wit::Single,
+            ClickType::Double => Wit::Double,
+            ClickType::Triple => Wit::Triple,
+            ClickType::Long => Wit::Long,
+        },
+        battery_mv: click.battery_mv,
+        battery_pct: click.battery_pct,
+        received_at_ms: click.received_at_ms,
+        source: click.source.clone(),
+        press_id: click.press_id.clone(),
+        utc_offset_minutes: click.utc_offset_minutes,
     }
 }
 

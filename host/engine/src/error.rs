@@ -165,6 +165,13 @@ pub enum PressError {
         /// The most the host gives.
         limit: u64,
     },
+    /// The guest went over a state limit (a `set` returned the error) and returned `ok`
+    /// anyway; nothing is committed.
+    #[error("the guest went over a state limit and nothing was committed: {message}")]
+    StateLimit {
+        /// The limit it hit.
+        message: String,
+    },
     /// The host itself failed while running the press (a bug, reported rather than crashing).
     #[error("the host failed while running the guest: {message}")]
     Internal {
@@ -193,6 +200,7 @@ impl PressError {
             PressError::Instantiate { .. } => "instantiate",
             PressError::InvalidActions(_) => "invalid_actions",
             PressError::HostLimit { .. } => "host_limit",
+            PressError::StateLimit { .. } => "state_limit",
             PressError::Internal { .. } => "internal",
         }
     }

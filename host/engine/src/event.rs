@@ -26,25 +26,38 @@ pub enum ClickType {
     Single,
     /// Two presses in quick succession.
     Double,
+    /// Three presses in quick succession (Shelly, Zigbee buttons; contract 0.2.0). A guest
+    /// built for 0.1.0 is never given one.
+    Triple,
     /// Held for over 1.5 s.
     Long,
 }
 
 impl ClickType {
     /// Every click type, in the order tables list them.
-    pub const ALL: [ClickType; 3] = [ClickType::Single, ClickType::Double, ClickType::Long];
+    pub const ALL: [ClickType; 4] = [
+        ClickType::Single,
+        ClickType::Double,
+        ClickType::Triple,
+        ClickType::Long,
+    ];
 
-    /// The device's spelling: `SINGLE`, `DOUBLE` or `LONG`.
+    /// The click types of contract 0.1.0 and of the AWS IoT button formats.
+    pub const CLASSIC: [ClickType; 3] = [ClickType::Single, ClickType::Double, ClickType::Long];
+
+    /// The device's spelling: `SINGLE`, `DOUBLE`, `TRIPLE` or `LONG`.
     pub fn as_str(self) -> &'static str {
         match self {
             ClickType::Single => "SINGLE",
             ClickType::Double => "DOUBLE",
+            ClickType::Triple => "TRIPLE",
             ClickType::Long => "LONG",
         }
     }
 
-    fn parse(raw: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|c| c.as_str() == raw)
+    /// The AWS IoT button formats know no triple press.
+    fn parse_classic(raw: &str) -> Option<Self> {
+        Self::CLASSIC.into_iter().find(|c| c.as_str() == raw)
     }
 }
 
@@ -57,14 +70,48 @@ impl std::fmt::Display for ClickType {
 /// One press, as the guest sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Click {
-    /// The device's serial number.
+    /// The device's serial number (device id).
     pub serial_number: String,
     /// How it was pressed.
     pub click_type: ClickType,
-    /// Battery voltage in millivolts, when the device reports it.
+    /// Battery voltage in millivolts, when the device reports volts.
     pub battery_mv: Option<u32>,
+    /// Battery charge, 0 to 100, when the device reports a percentage.
+    #[serde(default)]
+    pub battery_pct: Option<u8>,
     /// When the host received the press, ms since the Unix epoch.
     pub received_at_ms: u64,
+    /// Which event format delivered it (`iot-button`, `iot-1-click`, ...).
+    #[serde(default)]
+    pub source: String,
+    /// The press's own id (the ledger's); the caller sets it.
+    #[serde(default)]
+    pub press_id: String,
+    /// The deployment's UTC offset at `received_at_ms`, minutes; the caller sets it.
+    #[serde(default)]
+    pub utc_offset_minutes: i32,
+}
+
+impl Click {
+    /// A press from device `serial_number`, as simulated or tested: no percentage battery,
+    /// source `simulated`, no press id, UTC.
+    pub fn new(
+        serial_number: impl Into<String>,
+        click_type: ClickType,
+        battery_mv: Option<u32>,
+        received_at_ms: u64,
+    ) -> Self {
+        Self {
+            serial_number: serial_number.into(),
+            click_type,
+            battery_mv,
+            battery_pct: None,
+            received_at_ms,
+            source: "simulated".into(),
+            press_id: String::new(),
+            utc_offset_minutes: 0,
+        }
+    }
 }
 
 /// Battery readings worth checking a guest against: unreported, empty, just above empty,
@@ -247,10 +294,8 @@ fn button(event: IoTButtonEvent, received_at_ms: u64) -> Result<NormalisedEvent,
         trace_id: None,
         format: EventFormat::IotButton,
         click: Click {
-            serial_number,
-            click_type,
-            battery_mv,
-            received_at_ms,
+            source: EventFormat::IotButton.as_str().into(),
+            ..Click::new(serial_number, click_type, battery_mv, received_at_ms)
         },
     })
 }
@@ -266,15 +311,18 @@ fn one_click(event: IoTOneClickEvent, received_at_ms: u64) -> Result<NormalisedE
         ONE_CLICK,
         "deviceEvent.buttonClicked.clickType",
     )?;
-    // 1-Click reports remaining life as a percentage, not a voltage.
+    // 1-Click reports the battery's remaining life as a percentage, not a voltage.
+    let life = event.device_info.remaining_life;
+    let battery_pct = life
+        .is_finite()
+        .then(|| life.clamp(0.0, 100.0).round() as u8);
     Ok(NormalisedEvent {
         trace_id: None,
         format: EventFormat::IotOneClick,
         click: Click {
-            serial_number,
-            click_type,
-            battery_mv: None,
-            received_at_ms,
+            battery_pct,
+            source: EventFormat::IotOneClick.as_str().into(),
+            ..Click::new(serial_number, click_type, None, received_at_ms)
         },
     })
 }
@@ -352,7 +400,7 @@ fn click_type(
     field: &str,
 ) -> Result<ClickType, EventError> {
     let raw = required(value, format, field)?;
-    ClickType::parse(&raw).ok_or_else(|| EventError::InvalidField {
+    ClickType::parse_classic(&raw).ok_or_else(|| EventError::InvalidField {
         format,
         field: field.into(),
         value: quote(&raw),

@@ -3,8 +3,7 @@
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Linker};
 
-use crate::WIT_PACKAGE;
-use crate::bindings::v0_1_0::ClickHandlerPre;
+use crate::bindings::{Contract, STATE_INTERFACE, v0_1_0, v0_2_0};
 use crate::decision::{GuestInfo, LoadedFrom};
 use crate::error::LoadError;
 use crate::prevalidate;
@@ -15,8 +14,8 @@ pub const MAX_GUEST_BYTES: usize = 64 << 20;
 
 /// WASI 0.2 packages the host links (all of them deny-all where they reach outside).
 const WASI_PACKAGES: [&str; 6] = ["cli", "clocks", "filesystem", "io", "random", "sockets"];
-/// The contract versions this host implements.
-const SUPPORTED_VERSIONS: &str = "0.1.0";
+/// The contract versions this host implements, for messages.
+const SUPPORTED_VERSIONS: &str = "0.1.0, 0.2.0";
 
 /// A compiled, linked guest, ready for any number of presses. Cheap to share.
 pub struct Guest {
@@ -24,6 +23,10 @@ pub struct Guest {
     pub(crate) instance_pre: InstancePre<PressState>,
     /// Where `handle` is among the component's exports, looked up once.
     pub(crate) handle: ComponentExportIndex,
+    /// Which contract it implements.
+    pub(crate) contract: Contract,
+    /// Whether it imports the state interface.
+    pub(crate) uses_state: bool,
     sha256: String,
     size_bytes: u64,
     origin: Origin,
@@ -81,6 +84,17 @@ impl Guest {
             Origin::SignedArtifact { sequence, .. } => Some(*sequence),
             Origin::Compiled => None,
         }
+    }
+
+    /// The contract version it implements.
+    pub fn contract(&self) -> Contract {
+        self.contract
+    }
+
+    /// Whether it uses per-device state (imports `clickrules:handler/state`): such a guest needs
+    /// a state store (the press ledger), and only its presses read one.
+    pub fn uses_state(&self) -> bool {
+        self.uses_state
     }
 
     /// Whether it was loaded from a signed precompiled artifact rather than compiled here.
@@ -197,21 +211,26 @@ pub(crate) fn link(
     origin: Origin,
 ) -> Result<Guest, LoadError> {
     let ty = component.component_type();
-
-    if ty.get_export(engine, "handle").is_none() {
-        let found: Vec<&str> = ty.exports(engine).map(|(name, _)| name).collect();
-        return Err(LoadError::MissingExport {
-            package: WIT_PACKAGE,
-            export: "handle",
-            found: if found.is_empty() {
-                "none".into()
-            } else {
-                found.join(", ")
-            },
-        });
-    }
+    // The newest version first: a component offering both exports is a 0.2.0 guest.
+    let contract = [Contract::V0_2, Contract::V0_1]
+        .into_iter()
+        .find(|c| ty.get_export(engine, c.export()).is_some())
+        .ok_or_else(|| {
+            let found: Vec<&str> = ty.exports(engine).map(|(name, _)| name).collect();
+            LoadError::MissingExport {
+                package: "clickrules:handler@0.1.0 or @0.2.0",
+                export: "handle",
+                found: if found.is_empty() {
+                    "none".into()
+                } else {
+                    found.join(", ")
+                },
+            }
+        })?;
+    let mut uses_state = false;
     for (name, _) in ty.imports(engine) {
-        check_import(name)?;
+        check_import(name, contract)?;
+        uses_state |= name == STATE_INTERFACE;
     }
 
     let instance_pre = linker
@@ -221,22 +240,32 @@ pub(crate) fn link(
         })?;
     // The generated bindings type-check `handle` against the contract; the press itself reads
     // the result with bounded lifting (see `call`), through the same export.
-    ClickHandlerPre::new(instance_pre.clone()).map_err(|e| LoadError::WrongExportType {
-        package: WIT_PACKAGE,
+    let typecheck = match contract {
+        Contract::V0_1 => v0_1_0::ClickHandlerPre::new(instance_pre.clone()).map(|_| ()),
+        Contract::V0_2 => v0_2_0::ClickHandlerPre::new(instance_pre.clone()).map(|_| ()),
+    };
+    typecheck.map_err(|e| LoadError::WrongExportType {
+        package: contract.package(),
         message: error_text(&e),
     })?;
-    let handle =
-        component
-            .get_export_index(None, "handle")
-            .ok_or_else(|| LoadError::MissingExport {
-                package: WIT_PACKAGE,
-                export: "handle",
-                found: "none".into(),
-            })?;
+    let missing = || LoadError::MissingExport {
+        package: contract.package(),
+        export: "handle",
+        found: contract.export().into(),
+    };
+    let handle = match contract {
+        Contract::V0_1 => component.get_export_index(None, "handle"),
+        Contract::V0_2 => component
+            .get_export_index(None, contract.export())
+            .and_then(|iface| component.get_export_index(Some(&iface), "handle")),
+    }
+    .ok_or_else(missing)?;
     Ok(Guest {
         engine: engine.clone(),
         instance_pre,
         handle,
+        contract,
+        uses_state,
         sha256,
         size_bytes,
         origin,
@@ -244,7 +273,8 @@ pub(crate) fn link(
 }
 
 /// Names the first import the host cannot satisfy; the linker's own error is less specific.
-fn check_import(name: &str) -> Result<(), LoadError> {
+/// A guest imports the contract version it exports.
+fn check_import(name: &str, contract: Contract) -> Result<(), LoadError> {
     let (path, version) = name.split_once('@').unwrap_or((name, ""));
     let Some((package, _interface)) = path.split_once('/') else {
         return Err(LoadError::UnsupportedImport {
@@ -252,7 +282,7 @@ fn check_import(name: &str) -> Result<(), LoadError> {
         });
     };
     match package.split_once(':') {
-        Some(("clickrules", "handler")) if version == SUPPORTED_VERSIONS => Ok(()),
+        Some(("clickrules", "handler")) if version == contract.version() => Ok(()),
         Some(("clickrules", "handler")) => Err(LoadError::UnsupportedVersion {
             import: name.to_string(),
             supported: SUPPORTED_VERSIONS,

@@ -30,6 +30,7 @@ mod call;
 mod capture;
 mod config;
 mod decision;
+mod device_state;
 mod engine;
 mod epoch;
 mod error;
@@ -54,6 +55,13 @@ pub use config::{
 pub use decision::{Decision, GuestInfo, LoadedFrom, LogEntry, LogLevel, Output};
 pub use engine::Engine;
 pub use error::PressError;
+
+// Durable per-device state (contract 0.2.0): what a press reads and the writes it buffers.
+pub use bindings::Contract;
+pub use device_state::{
+    DeviceState, MAX_STATE_BYTES, MAX_STATE_KEY_BYTES, MAX_STATE_KEYS, MAX_STATE_VALUE_BYTES,
+    MAX_STATE_WRITES, StateChange, StateEntry, StateUse, StateWrite,
+};
 
 // Loading guests: bytes, limits checked before compiling, and why a load fails.
 pub use error::LoadError;
@@ -81,5 +89,5 @@ pub mod compile_limits {
     pub use crate::prevalidate::limits::*;
 }
 
-/// The WIT package every guest implements, as guests name it in their imports.
-pub const WIT_PACKAGE: &str = "clickrules:handler@0.1.0";
+/// The newest WIT package of the contract, the one new guests implement.
+pub const WIT_PACKAGE: &str = "clickrules:handler@0.2.0";

@@ -18,14 +18,13 @@ use wasmparser::{
 };
 
 use self::body::{Scanner, Shape};
-use crate::WIT_PACKAGE;
 use crate::error::LoadError;
 pub use limits::CompileLimit;
 
 /// The export names through which a guest may offer `handle`. The 0.1.0 world exports a bare
 /// function; a later world will export it inside an interface such as
 /// `clickrules:handler/handler@0.2.0`, which is one more entry here.
-const HANDLE_EXPORTS: &[&str] = &["handle"];
+const HANDLE_EXPORTS: &[&str] = &["handle", "clickrules:handler/handler@0.2.0"];
 
 /// Refuses a component whose structure would make compiling it too slow or too large, or that
 /// cannot implement the contract because it exports no `handle`. Runs before any compile.
@@ -88,7 +87,7 @@ fn require_export(found: &[String], accepted: &[&str]) -> Result<(), LoadError> 
         return Ok(());
     }
     Err(LoadError::MissingExport {
-        package: WIT_PACKAGE,
+        package: "clickrules:handler@0.1.0 or @0.2.0",
         export: "handle",
         found: if found.is_empty() {
             "none".into()

@@ -10,6 +10,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::capture::CappedPipe;
 use crate::decision::{LogEntry, LogLevel, Output};
+use crate::device_state::StateBuffer;
 use crate::limiter::MemoryLimiter;
 
 /// Bytes of stdout and of stderr kept per press.
@@ -41,6 +42,8 @@ pub(crate) struct PressState {
     /// under CPU throttling the ticker thread runs late, and counting ticks would stretch the
     /// deadline with it.
     pub(crate) deadline: Instant,
+    /// The pressing device's state, with this press's writes buffered on top.
+    pub(crate) device: StateBuffer,
 }
 
 impl PressState {
@@ -61,6 +64,7 @@ impl PressState {
             logs_dropped: 0,
             settings,
             deadline,
+            device: StateBuffer::default(),
         }
     }
 
@@ -79,6 +83,12 @@ impl PressState {
 
     pub(crate) fn setting(&self, key: &str) -> Option<&str> {
         self.settings.get(key).map(String::as_str)
+    }
+
+    /// The output, and the device state buffer (the state use the press made).
+    pub(crate) fn finish(mut self) -> (Output, StateBuffer) {
+        let device = std::mem::take(&mut self.device);
+        (self.into_output(), device)
     }
 
     pub(crate) fn into_output(self) -> Output {

@@ -550,3 +550,97 @@ async fn raw_events_are_checked_and_log_lines_are_safe_through_bootstrap() {
         "{line}"
     );
 }
+
+/// A guest that keeps device state needs the ledger's table: without one, init fails naming
+/// the variable (the guest's path is a local file, so no AWS call is needed to find out).
+#[test]
+fn a_guest_that_uses_state_fails_init_without_a_ledger_table() {
+    let api = RuntimeApi::start(Vec::new());
+    let home =
+        std::env::temp_dir().join(format!("clickrules-bootstrap-state-{}", std::process::id()));
+    std::fs::create_dir_all(&home).unwrap();
+    let child = bootstrap(
+        api.port,
+        "http://127.0.0.1:9",
+        &home,
+        &[("CLICKRULES_GUEST", guests::STATEFUL)],
+    );
+    let output = child.wait_with_output().unwrap();
+    let _ = std::fs::remove_dir_all(&home);
+    assert!(!output.status.success());
+    let logs = String::from_utf8_lossy(&output.stdout);
+    let line = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|l| l["message"] == "init failed")
+        .unwrap_or_else(|| panic!("no init failure logged: {logs}"));
+    let error = line["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("CLICKRULES_LEDGER_TABLE") && error.contains("clickrules:handler/state"),
+        "{error}"
+    );
+}
+
+/// Through the real `bootstrap` and the DynamoDB ledger: a counter guest's presses each add
+/// one to the button's count, committed with the decision; a redelivery adds nothing.
+#[tokio::test]
+async fn device_state_is_committed_once_per_press_through_bootstrap() {
+    let Some(world) = World::start("device_state_is_committed_once_per_press").await else {
+        return;
+    };
+    world.ledger_table("presses").await;
+    let press = |id: &str| {
+        format!(
+            r#"{{"serialNumber":"G030JF055364XVRB","clickType":"SINGLE","clickrules_trace_id":"{id}"}}"#
+        )
+        .into_bytes()
+    };
+    let (replies, logs) = run_bootstrap(
+        &world,
+        "state-counter",
+        &[
+            ("CLICKRULES_LEDGER_TABLE", "presses"),
+            ("CLICKRULES_GUEST", guests::STATEFUL),
+            ("CLICKRULES_TIMEZONE", "America/New_York"),
+        ],
+        vec![
+            ("req-1", press("t-1")),
+            ("req-2", press("t-2")),
+            ("req-2b", press("t-2")),
+            ("req-3", press("t-3")),
+        ],
+    )
+    .await;
+    let reasons: Vec<String> = replies
+        .iter()
+        .map(|r| {
+            r.body["decision"]["actions"][0]["reason"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{r:?}\n{logs}"))
+                .split(':')
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        ["count 1", "count 2", "count 2", "count 3"],
+        "{logs}"
+    );
+    assert_eq!(replies[2].body["ledger"]["outcome"], "duplicate");
+    assert_eq!(replies[3].body["state"]["version"], 2);
+    assert_eq!(replies[3].body["state"]["committed"], true);
+    let offset = replies[0].body["click"]["utc_offset_minutes"]
+        .as_i64()
+        .unwrap();
+    assert!(offset == -300 || offset == -240, "{offset}");
+    // The logged record line carries the state use too.
+    let line = logs
+        .lines()
+        .find(|l| l.contains(r#""request_id":"req-3""#) && l.contains("clickrules::record"))
+        .unwrap_or_else(|| panic!("no record line: {logs}"));
+    let line: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(line["record"]["state"]["writes"][0]["value"], "3");
+    assert!(line["record"]["state"].get("before").is_none());
+}

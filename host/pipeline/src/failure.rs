@@ -90,6 +90,28 @@ pub enum Failure {
         /// When that delivery's lease ends.
         lease_until_ms: u64,
     },
+    /// Other presses of the same device kept committing their state first; the press was
+    /// decided this many times and nothing was done. Retryable: the next delivery decides on
+    /// the state as it is then.
+    #[error(
+        "other presses of {device} changed its state first, {attempts} times; nothing was done"
+    )]
+    StateConflict {
+        /// The device (`<source>#<device>`).
+        device: String,
+        /// How many times the press was decided.
+        attempts: u32,
+    },
+    /// The guest uses per-device state and no press ledger is configured to keep it
+    /// (`CLICKRULES_LEDGER_TABLE`); nothing ran.
+    #[error(
+        "guest {guest} uses device state (it imports clickrules:handler/state), which lives in \
+         the press ledger: set CLICKRULES_LEDGER_TABLE (locally: press --state FILE)"
+    )]
+    StateUnavailable {
+        /// The guest.
+        guest: String,
+    },
 }
 
 impl Failure {
@@ -103,6 +125,8 @@ impl Failure {
             Self::Ledger(_) => "ledger",
             Self::InProgress { .. } => "in_progress",
             Self::Repeated { .. } => "repeated",
+            Self::StateConflict { .. } => "state_conflict",
+            Self::StateUnavailable { .. } => "state_unavailable",
         }
     }
 
@@ -112,12 +136,18 @@ impl Failure {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::GuestSource(s) => s.retryable,
-            Self::Press(PressError::Event(_) | PressError::InvalidActions(_)) => false,
+            Self::Press(
+                PressError::Event(_)
+                | PressError::InvalidActions(_)
+                | PressError::StateLimit { .. },
+            ) => false,
             Self::Press(_) => true,
             Self::Preflight(_) => false,
             Self::Actions { retryable, .. } => *retryable,
             Self::Ledger(_) | Self::InProgress { .. } => true,
             Self::Repeated { .. } => false,
+            Self::StateConflict { .. } => true,
+            Self::StateUnavailable { .. } => false,
         }
     }
 

@@ -11,6 +11,7 @@
 use std::future::Future;
 
 use crate::record::{OutcomeRecord, PressRecord};
+use crate::state::{DeviceKey, StateCommit, StoredState};
 
 /// What a claim found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,6 +97,12 @@ pub enum LedgerError {
         /// What is wrong.
         message: String,
     },
+    /// Another press of the same device committed its state first.
+    #[error("another press of {device} changed its state first")]
+    StateConflict {
+        /// The device (`<source>#<device>`).
+        device: String,
+    },
     /// Another delivery took the press over while this one ran (its lease had expired).
     #[error("press {press_id} was taken over by another delivery; this one stopped")]
     LostLease {
@@ -117,11 +124,20 @@ pub trait Ledger: Send + Sync {
         now_ms: u64,
     ) -> impl Future<Output = Result<Claim, LedgerError>> + Send;
 
-    /// Stores the decision (the record so far) before any action runs.
+    /// The device's state as committed, strongly consistent (state lives beside the presses).
+    fn load_state(
+        &self,
+        device: &DeviceKey,
+    ) -> impl Future<Output = Result<StoredState, LedgerError>> + Send;
+
+    /// Stores the decision (the record so far) before any action runs, and with `state` the
+    /// device's new state in the same write, if the device is still at the version read
+    /// ([`LedgerError::StateConflict`] otherwise, and nothing is written).
     fn commit(
         &self,
         lease: &Lease,
         record: &PressRecord,
+        state: Option<&StateCommit>,
     ) -> impl Future<Output = Result<(), LedgerError>> + Send;
 
     /// Stores outcome `number` (from 1); with `end`, also ends the press with `record` in the
@@ -156,7 +172,16 @@ impl Ledger for NoLedger {
         Ok(Claim::New { attempt: 1 })
     }
 
-    async fn commit(&self, _: &Lease, _: &PressRecord) -> Result<(), LedgerError> {
+    async fn load_state(&self, _: &DeviceKey) -> Result<StoredState, LedgerError> {
+        Ok(StoredState::default())
+    }
+
+    async fn commit(
+        &self,
+        _: &Lease,
+        _: &PressRecord,
+        _: Option<&StateCommit>,
+    ) -> Result<(), LedgerError> {
         Ok(())
     }
 
@@ -172,5 +197,56 @@ impl Ledger for NoLedger {
 
     async fn end(&self, _: &Lease, _: End, _: &PressRecord) -> Result<(), LedgerError> {
         Ok(())
+    }
+}
+
+/// A shared ledger (the CLI keeps its local one to write the state file after the press).
+impl<L: Ledger> Ledger for std::sync::Arc<L> {
+    fn is_on(&self) -> bool {
+        (**self).is_on()
+    }
+
+    fn claim(
+        &self,
+        press_id: &str,
+        lease_until_ms: u64,
+        now_ms: u64,
+    ) -> impl Future<Output = Result<Claim, LedgerError>> + Send {
+        (**self).claim(press_id, lease_until_ms, now_ms)
+    }
+
+    fn load_state(
+        &self,
+        device: &DeviceKey,
+    ) -> impl Future<Output = Result<StoredState, LedgerError>> + Send {
+        (**self).load_state(device)
+    }
+
+    fn commit(
+        &self,
+        lease: &Lease,
+        record: &PressRecord,
+        state: Option<&StateCommit>,
+    ) -> impl Future<Output = Result<(), LedgerError>> + Send {
+        (**self).commit(lease, record, state)
+    }
+
+    fn outcome(
+        &self,
+        lease: &Lease,
+        number: usize,
+        outcome: &OutcomeRecord,
+        end: Option<(End, &PressRecord)>,
+    ) -> impl Future<Output = Result<(), LedgerError>> + Send {
+        (**self).outcome(lease, number, outcome, end)
+    }
+
+    fn end(
+        &self,
+        lease: &Lease,
+        end: End,
+        record: &PressRecord,
+    ) -> impl Future<Output = Result<(), LedgerError>> + Send {
+        (**self).end(lease, end, record)
     }
 }

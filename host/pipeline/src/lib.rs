@@ -38,6 +38,8 @@ mod press;
 mod record;
 mod sink;
 mod source;
+mod state;
+mod zone;
 
 pub use executor::{
     ActionContext, ActionError, ActionTargets, DEFAULT_SNAPSHOT_FUNCTION,
@@ -47,10 +49,12 @@ pub use executor::{
 pub use failure::{Failure, SourceFailure};
 pub use ledger::{Claim, End, Lease, Ledger, LedgerError, NoLedger};
 pub use memory_ledger::MemoryLedger;
-pub use press::{Disposition, Pipeline, PressRequest, PressResult};
+pub use press::{Disposition, MAX_STATE_ATTEMPTS, Pipeline, PressRequest, PressResult};
 pub use record::{
-    DecisionRecord, ErrorInfo, FallbackRecord, FetchKind, GuestRecord, LedgerOutcome, LedgerRecord,
-    OutcomeRecord, OutcomeStatus, PressRecord,
+    DecisionRecord, ErrorInfo, FallbackRecord, FetchKind, GuestRecord, LOGGED_STATE_VALUE_BYTES,
+    LedgerOutcome, LedgerRecord, OutcomeRecord, OutcomeStatus, PressRecord, StateRecord,
 };
 pub use sink::{DeadLetters, MemoryDeadLetters, MemorySink, NoDeadLetters, NoSink, RecordSink};
 pub use source::{CurrentGuest, FixedGuest, FixedGuestError, GuestSource, SourceError};
+pub use state::{DeviceKey, StateCommit, StoredState};
+pub use zone::{Zone, ZoneError};

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::ledger::{Claim, End, Lease, Ledger, LedgerError};
 use crate::record::{OutcomeRecord, PressRecord};
+use crate::state::{DeviceKey, StateCommit, StoredState};
 
 #[derive(Debug, Clone)]
 enum Entry {
@@ -29,6 +30,7 @@ enum Entry {
 #[derive(Debug, Default)]
 pub struct MemoryLedger {
     entries: Mutex<HashMap<String, Entry>>,
+    states: Mutex<HashMap<DeviceKey, StoredState>>,
     requests: AtomicU64,
 }
 
@@ -49,6 +51,42 @@ impl MemoryLedger {
             Entry::Running { record, .. } | Entry::Open { record, .. } => record.clone(),
             Entry::Complete { record } => Some(record.clone()),
         }
+    }
+
+    /// A device's committed state (a test reading it back).
+    pub fn state(&self, device: &DeviceKey) -> StoredState {
+        self.states_lock().get(device).cloned().unwrap_or_default()
+    }
+
+    /// Every device's committed state (the CLI writes it to its `--state` file).
+    pub fn states(&self) -> HashMap<DeviceKey, StoredState> {
+        self.states_lock().clone()
+    }
+
+    /// A ledger holding `states` and no presses (the CLI's `--state` file read back).
+    pub fn with_states(states: HashMap<DeviceKey, StoredState>) -> Self {
+        Self {
+            states: Mutex::new(states),
+            ..Self::default()
+        }
+    }
+
+    /// Forgets every device's state (`check` starts each case from empty state).
+    pub fn clear_states(&self) {
+        self.states_lock().clear();
+    }
+
+    /// Sets a device's state outright (a test seeding it).
+    pub fn seed_state(&self, device: DeviceKey, state: clickrules_engine::DeviceState) {
+        let mut states = self.states_lock();
+        let version = states.get(&device).map_or(0, |s| s.version) + 1;
+        states.insert(device, StoredState { state, version });
+    }
+
+    fn states_lock(&self) -> std::sync::MutexGuard<'_, HashMap<DeviceKey, StoredState>> {
+        self.states
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
@@ -155,11 +193,43 @@ impl Ledger for MemoryLedger {
         Ok(claim)
     }
 
-    async fn commit(&self, lease: &Lease, record: &PressRecord) -> Result<(), LedgerError> {
+    async fn load_state(&self, device: &DeviceKey) -> Result<StoredState, LedgerError> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        Ok(self.states_lock().get(device).cloned().unwrap_or_default())
+    }
+
+    async fn commit(
+        &self,
+        lease: &Lease,
+        record: &PressRecord,
+        state: Option<&StateCommit>,
+    ) -> Result<(), LedgerError> {
+        // One write for both, as a DynamoDB transaction: the state's condition is checked
+        // first, under both locks, and nothing is written if either condition fails.
+        let mut states = self.states_lock();
+        if let Some(commit) = state {
+            let current = states.get(&commit.device).map_or(0, |s| s.version);
+            if current != commit.version {
+                self.requests.fetch_add(1, Ordering::Relaxed);
+                return Err(LedgerError::StateConflict {
+                    device: commit.device.id(),
+                });
+            }
+        }
         self.with_lease(lease, |stored| {
             *stored = Some(record.clone());
             None
-        })
+        })?;
+        if let Some(commit) = state {
+            states.insert(
+                commit.device.clone(),
+                StoredState {
+                    state: commit.state.clone(),
+                    version: commit.version + 1,
+                },
+            );
+        }
+        Ok(())
     }
 
     async fn outcome(

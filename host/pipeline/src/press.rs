@@ -13,16 +13,23 @@ use clickrules_engine::{Click, Decision, Engine, PressError, normalise_event};
 
 use crate::executor::{ActionContext, ActionError, Executor};
 use crate::failure::{Failure, SourceFailure, press_error_info};
-use crate::ledger::{Claim, End, Lease, Ledger, NoLedger};
+use crate::ledger::{Claim, End, Lease, Ledger, LedgerError, NoLedger};
 use crate::record::{
     DecisionRecord, ErrorInfo, FallbackRecord, LedgerOutcome, LedgerRecord, OutcomeRecord,
-    OutcomeStatus, PressRecord,
+    OutcomeStatus, PressRecord, StateRecord,
 };
 use crate::sink::{DeadLetters, NoDeadLetters, NoSink, RecordSink};
 use crate::source::{CurrentGuest, GuestSource, SourceError, source_info};
+use crate::state::{DeviceKey, StateCommit, StoredState};
+use crate::zone::Zone;
 
 /// How long a press holds its ledger lease when the caller gives no deadline (the CLI).
 const DEFAULT_LEASE_MS: u64 = 60_000;
+
+/// How many times a press is decided when other presses of the same device keep committing
+/// their state first; then it fails with a retryable `state_conflict`, and the platform's
+/// retry decides it again later.
+pub const MAX_STATE_ATTEMPTS: u32 = 3;
 
 /// One delivery of a press.
 #[derive(Debug, Clone, Copy)]
@@ -90,6 +97,8 @@ pub struct Pipeline<S, E, L = NoLedger, D = NoDeadLetters, R = NoSink> {
     sink: R,
     /// Decides when the configured guest fails (`CLICKRULES_ON_GUEST_ERROR=builtin`).
     fallback: Option<CurrentGuest>,
+    /// The deployment's zone, for `click.utc_offset_minutes`; UTC when `None`.
+    zone: Option<Zone>,
 }
 
 impl<S: GuestSource, E: Executor> Pipeline<S, E> {
@@ -103,6 +112,7 @@ impl<S: GuestSource, E: Executor> Pipeline<S, E> {
             dead_letters: NoDeadLetters,
             sink: NoSink,
             fallback: None,
+            zone: None,
         }
     }
 }
@@ -118,6 +128,7 @@ impl<S, E, L, D, R> Pipeline<S, E, L, D, R> {
             dead_letters: self.dead_letters,
             sink: self.sink,
             fallback: self.fallback,
+            zone: self.zone,
         }
     }
 
@@ -131,6 +142,7 @@ impl<S, E, L, D, R> Pipeline<S, E, L, D, R> {
             dead_letters,
             sink: self.sink,
             fallback: self.fallback,
+            zone: self.zone,
         }
     }
 
@@ -144,7 +156,14 @@ impl<S, E, L, D, R> Pipeline<S, E, L, D, R> {
             dead_letters: self.dead_letters,
             sink,
             fallback: self.fallback,
+            zone: self.zone,
         }
+    }
+
+    /// Gives guests the UTC offset of `zone` (`CLICKRULES_TIMEZONE`) at each press's time.
+    pub fn with_zone(mut self, zone: Option<Zone>) -> Self {
+        self.zone = zone;
+        self
     }
 
     /// Lets `guest` decide when the configured guest fails.
@@ -232,12 +251,17 @@ where
         let event = normalise_event(request.event, received_at)
             .map_err(|e| Failure::Press(PressError::Event(e)))?;
         record.event_format = Some(event.format);
-        record.click = Some(event.click.clone());
         record.press_id = request
             .press_id
             .map(str::to_string)
             .or(event.trace_id)
             .unwrap_or_else(|| request.request_id.to_string());
+        let mut click = event.click;
+        click.press_id.clone_from(&record.press_id);
+        if let Some(zone) = &self.zone {
+            click.utc_offset_minutes = zone.offset_minutes(click.received_at_ms);
+        }
+        record.click = Some(click.clone());
 
         let lease_until = request.deadline_ms.unwrap_or(now + DEFAULT_LEASE_MS);
         let lease = if self.ledger.is_on() {
@@ -285,27 +309,60 @@ where
             }
         };
 
-        match self.decide(event.click, record).await {
-            Ok(()) => {}
-            Err(failure) => {
-                self.end_early(request, &lease, &failure, record).await;
-                return Err(failure);
+        // Decide, and store the decision with the device's new state in the same write.
+        // Another press of the same device may commit its state first: then decide again on
+        // the fresh state.
+        let mut attempt = 1;
+        loop {
+            let commit = match self.decide_and_check(&click, record, attempt).await {
+                Ok(commit) => commit,
+                Err(failure) => {
+                    self.end_early(request, &lease, &failure, record).await;
+                    return Err(failure);
+                }
+            };
+            match self.ledger.commit(&lease, record, commit.as_ref()).await {
+                Ok(()) => {
+                    if let Some(state) = record.state.as_mut() {
+                        state.committed = commit.is_some();
+                    }
+                    break;
+                }
+                Err(LedgerError::StateConflict { device }) if attempt < MAX_STATE_ATTEMPTS => {
+                    tracing::info!(%device, attempt, "the device's state changed meanwhile; deciding again");
+                    attempt += 1;
+                    record.fallback = None;
+                }
+                Err(LedgerError::StateConflict { device }) => {
+                    let failure = Failure::StateConflict {
+                        device,
+                        attempts: attempt,
+                    };
+                    self.end_early(request, &lease, &failure, record).await;
+                    return Err(failure);
+                }
+                Err(e) => return Err(Failure::Ledger(e)),
             }
         }
-        let actions = record.actions().to_vec();
-        if let Err(e) = self.executor.preflight(&actions) {
-            let failure = Failure::Preflight(e);
-            self.end_early(request, &lease, &failure, record).await;
-            return Err(failure);
-        }
-        if actions.is_empty() {
+        if record.actions().is_empty() {
             record.ok = true;
             self.ledger.end(&lease, End::Complete, record).await?;
             return Ok(Disposition::Done);
         }
-        // Write-ahead: once stored, a retry never runs the guest again.
-        self.ledger.commit(&lease, record).await?;
         self.execute(request, record, &lease, &[]).await
+    }
+
+    /// Decides (reading the device's state when the guest uses state) and makes the checks
+    /// the press must pass before anything is stored: returns the state to commit, if any.
+    async fn decide_and_check(
+        &self,
+        click: &Click,
+        record: &mut PressRecord,
+        attempt: u32,
+    ) -> Result<Option<StateCommit>, Failure> {
+        let commit = self.decide(click.clone(), record, attempt).await?;
+        self.executor.preflight(record.actions())?;
+        Ok(commit)
     }
 
     /// A retry of a press whose decision is stored: execute only the actions not yet done.
@@ -338,8 +395,14 @@ where
         self.execute(request, record, &lease, &done_before).await
     }
 
-    /// Obtains the guest and runs it, with the fallback when configured.
-    async fn decide(&self, click: Click, record: &mut PressRecord) -> Result<(), Failure> {
+    /// Obtains the guest and runs it (with its device's state when it uses state), with the
+    /// fallback when configured. Returns the state to commit if the press succeeds.
+    async fn decide(
+        &self,
+        click: Click,
+        record: &mut PressRecord,
+        attempt: u32,
+    ) -> Result<Option<StateCommit>, Failure> {
         let current = match self.source.current().await {
             Ok(current) => current,
             Err(e) => match (&self.fallback, e.is_guest_fault()) {
@@ -355,7 +418,7 @@ where
             },
         };
         record.guest = Some(current.record.clone());
-        let mut decision = self.engine.press_click(&current.guest, click.clone());
+        let (mut decision, mut stored) = self.press_guest(&current, &click).await?;
         if let (Some(error), Some(fallback), None) =
             (&decision.error, &self.fallback, &record.fallback)
             && error.is_guest_failure()
@@ -365,14 +428,55 @@ where
                 error: press_error_info(error),
             });
             warn_fallback(&error.to_string());
-            decision = self.engine.press_click(&fallback.guest, click);
+            (decision, stored) = self.press_guest(fallback, &click).await?;
             record.guest = Some(fallback.record.clone());
         }
         record.decision = Some(decision_record(&decision));
-        match decision.error {
-            None => Ok(()),
-            Some(e) => Err(Failure::Press(e)),
+        let device = DeviceKey::of(&click);
+        record.state = match (&decision.state, &stored) {
+            (Some(used), Some(stored)) => Some(StateRecord {
+                device: device.id(),
+                version: stored.version,
+                read: used.read.clone(),
+                writes: used.writes.clone(),
+                before: Some(stored.state.clone()),
+                committed: false,
+                attempts: attempt,
+            }),
+            _ => None,
+        };
+        if let Some(e) = decision.error {
+            return Err(Failure::Press(e));
         }
+        Ok(match (decision.state, stored) {
+            (Some(used), Some(stored)) if !used.writes.is_empty() => Some(StateCommit {
+                version: stored.version,
+                state: stored.state.apply(&used.writes, click.received_at_ms),
+                device,
+            }),
+            _ => None,
+        })
+    }
+
+    /// Runs one guest on the click; a guest that uses state gets its device's, read now.
+    async fn press_guest(
+        &self,
+        current: &CurrentGuest,
+        click: &Click,
+    ) -> Result<(Decision, Option<StoredState>), Failure> {
+        if !current.guest.uses_state() {
+            return Ok((self.engine.press_click(&current.guest, click.clone()), None));
+        }
+        if !self.ledger.is_on() {
+            return Err(Failure::StateUnavailable {
+                guest: current.record.uri.clone(),
+            });
+        }
+        let stored = self.ledger.load_state(&DeviceKey::of(click)).await?;
+        let decision =
+            self.engine
+                .press_click_with_state(&current.guest, click.clone(), &stored.state);
+        Ok((decision, Some(stored)))
     }
 
     /// Runs each action not done before, storing each outcome; the last write also ends the

@@ -3,7 +3,9 @@
 //! its tables from it, and tests compare it. It is data: it serialises and parses back, so a
 //! stored record answers a duplicate delivery exactly.
 
-use clickrules_engine::{Action, Click, EventFormat, LoadedFrom, Output};
+use clickrules_engine::{
+    Action, Click, Contract, DeviceState, EventFormat, LoadedFrom, Output, StateWrite,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::executor::Receipt;
@@ -60,6 +62,12 @@ pub struct GuestRecord {
     pub version_id: Option<String>,
     /// How it was obtained for this press.
     pub fetch: FetchKind,
+    /// The contract version it implements: `0.1.0` or `0.2.0`.
+    #[serde(default = "contract_0_1")]
+    pub contract: String,
+    /// Whether it imports the device-state interface (0.2.0).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub uses_state: bool,
     /// Why a cached guest ran although the store could not confirm it is current.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stale: Option<String>,
@@ -193,6 +201,9 @@ pub struct PressRecord {
     /// What the guest decided; absent when no guest ran.
     #[serde(default)]
     pub decision: Option<DecisionRecord>,
+    /// What the press did with its device's state (guests that import `state`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<StateRecord>,
     /// Set when the built-in guest decided because the configured one failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback: Option<FallbackRecord>,
@@ -226,6 +237,7 @@ impl PressRecord {
             guest: None,
             decision: None,
             fallback: None,
+            state: None,
             outcomes: Vec::new(),
             ledger: LedgerRecord::default(),
             failure: None,
@@ -248,6 +260,70 @@ impl PressRecord {
     pub fn actions(&self) -> &[Action] {
         self.decision.as_ref().map_or(&[], |d| &d.actions)
     }
+}
+
+/// What a press did with its device's state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateRecord {
+    /// The device, `<source>#<device id>`.
+    pub device: String,
+    /// The version of the device's state the press read (0: never written).
+    pub version: u64,
+    /// The keys the guest read, in order of first read.
+    pub read: Vec<String>,
+    /// Its writes, in order.
+    pub writes: Vec<StateWrite>,
+    /// The whole state the press read, so it can be replayed exactly. The ledger keeps it;
+    /// the logged line leaves it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<DeviceState>,
+    /// Whether the writes were committed (with the decision, in one write).
+    pub committed: bool,
+    /// How many times the guest decided: more than 1 when another press of the same device
+    /// committed first and the press was decided again on the fresh state.
+    pub attempts: u32,
+}
+
+/// Bytes of a state value the logged record keeps.
+pub const LOGGED_STATE_VALUE_BYTES: usize = 200;
+
+impl StateRecord {
+    /// The record as logged: no `before`, values cut to [`LOGGED_STATE_VALUE_BYTES`].
+    pub fn for_log(&self) -> StateRecord {
+        let writes = self
+            .writes
+            .iter()
+            .map(|w| {
+                let mut w = w.clone();
+                if let clickrules_engine::StateChange::Set { value, .. } = &mut w.change {
+                    truncate(value, LOGGED_STATE_VALUE_BYTES);
+                }
+                w
+            })
+            .collect();
+        StateRecord {
+            before: None,
+            writes,
+            ..self.clone()
+        }
+    }
+}
+
+/// Cuts `text` to at most `max` bytes at a character boundary, marking the cut.
+fn truncate(text: &mut String, max: usize) {
+    if text.len() <= max {
+        return;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    text.push('…');
+}
+
+fn contract_0_1() -> String {
+    Contract::V0_1.version().to_string()
 }
 
 fn is_false(b: &bool) -> bool {

@@ -32,6 +32,8 @@ impl CurrentGuest {
             etag: None,
             version_id: None,
             fetch,
+            contract: guest.contract().version().to_string(),
+            uses_state: guest.uses_state(),
             stale: None,
         };
         Self { guest, record }

@@ -653,7 +653,21 @@ impl Ledger for Down {
             message: "connection refused".into(),
         })
     }
-    async fn commit(&self, _: &Lease, _: &PressRecord) -> Result<(), LedgerError> {
+    async fn load_state(
+        &self,
+        _: &clickrules_pipeline::DeviceKey,
+    ) -> Result<clickrules_pipeline::StoredState, LedgerError> {
+        Err(LedgerError::Unavailable {
+            table: "presses".into(),
+            message: "connection refused".into(),
+        })
+    }
+    async fn commit(
+        &self,
+        _: &Lease,
+        _: &PressRecord,
+        _: Option<&clickrules_pipeline::StateCommit>,
+    ) -> Result<(), LedgerError> {
         unreachable_ledger()
     }
     async fn outcome(

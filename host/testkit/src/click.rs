@@ -19,10 +19,8 @@ impl Click {
     pub fn new(click_type: ClickType) -> Self {
         Self {
             inner: clickrules_engine::Click {
-                serial_number: TEST_SERIAL.to_string(),
-                click_type,
-                battery_mv: None,
-                received_at_ms: TEST_RECEIVED_AT_MS,
+                source: "iot-button".into(),
+                ..clickrules_engine::Click::new(TEST_SERIAL, click_type, None, TEST_RECEIVED_AT_MS)
             },
         }
     }
@@ -35,6 +33,11 @@ impl Click {
     /// A double press.
     pub fn double() -> Self {
         Self::new(ClickType::Double)
+    }
+
+    /// A triple press (contract 0.2.0; a 0.1.0 guest is never asked).
+    pub fn triple() -> Self {
+        Self::new(ClickType::Triple)
     }
 
     /// A long press (held over 1.5 s).
@@ -52,6 +55,35 @@ impl Click {
     pub fn serial(mut self, serial: impl Into<String>) -> Self {
         self.inner.serial_number = serial.into();
         self
+    }
+
+    /// The battery charge the device reports, 0 to 100.
+    pub fn battery_pct(mut self, pct: u8) -> Self {
+        self.inner.battery_pct = Some(pct);
+        self
+    }
+
+    /// Which event format delivered it (`iot-button`, `shelly-gen2`, ...).
+    pub fn source(mut self, source: impl Into<String>) -> Self {
+        self.inner.source = source.into();
+        self
+    }
+
+    /// The press's id (the ledger's).
+    pub fn press_id(mut self, id: impl Into<String>) -> Self {
+        self.inner.press_id = id.into();
+        self
+    }
+
+    /// The deployment's offset from UTC, in minutes (from `CLICKRULES_TIMEZONE`).
+    pub fn utc_offset_minutes(mut self, minutes: i32) -> Self {
+        self.inner.utc_offset_minutes = minutes;
+        self
+    }
+
+    /// The device's id (its serial number), as state is keyed by it.
+    pub fn device(&self) -> &str {
+        &self.inner.serial_number
     }
 
     /// When the host received the press, in ms since the Unix epoch.

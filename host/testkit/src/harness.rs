@@ -1,10 +1,14 @@
 //! The harness: one engine configured as a deployment, and one loaded guest.
 
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use clickrules_engine::{ConfigError, Decision, Engine, EngineConfig, Guest, Limits, LoadError};
+use clickrules_engine::{
+    ConfigError, Contract, Decision, DeviceState, Engine, EngineConfig, Guest, Limits, LoadError,
+    StateEntry,
+};
 
 use crate::click::Click;
 
@@ -43,6 +47,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub struct Harness {
     engine: Engine,
     guest: Arc<Guest>,
+    /// Each device's state (contract 0.2.0), kept across this harness's presses, keyed by
+    /// source and device id as the Lambda keys it.
+    states: Mutex<HashMap<(String, String), DeviceState>>,
+    /// The clock presses use when set ([`Harness::set_time_ms`]).
+    now_ms: Mutex<Option<u64>>,
 }
 
 impl Harness {
@@ -58,9 +67,81 @@ impl Harness {
     }
 
     /// Runs one press. The decision's `actions` are the validated actions, and `error` says
-    /// why there are none.
+    /// why there are none. A guest that uses state sees its device's state as earlier presses
+    /// of this harness left it; its writes are kept only if the press succeeded, as in a
+    /// deployment. With [`set_time_ms`](Self::set_time_ms), the press happens then.
     pub fn press(&self, click: Click) -> Decision {
-        self.engine.press_click(&self.guest, click.into())
+        let mut click: clickrules_engine::Click = click.into();
+        if let Some(now) = *lock(&self.now_ms) {
+            click.received_at_ms = now;
+        }
+        if !self.guest.uses_state() {
+            return self.engine.press_click(&self.guest, click);
+        }
+        let key = (click.source.clone(), click.serial_number.clone());
+        let at = click.received_at_ms;
+        let before = lock(&self.states).get(&key).cloned().unwrap_or_default();
+        let decision = self
+            .engine
+            .press_click_with_state(&self.guest, click, &before);
+        if let (None, Some(used)) = (&decision.error, &decision.state)
+            && !used.writes.is_empty()
+        {
+            lock(&self.states).insert(key, before.apply(&used.writes, at));
+        }
+        decision
+    }
+
+    /// The contract version the guest implements.
+    pub fn contract(&self) -> Contract {
+        self.guest.contract()
+    }
+
+    /// Sets the time of the following presses (ms since the Unix epoch), so expiry can be
+    /// tested: a key set with a TTL of 60 s is gone once the time is 60 s later.
+    pub fn set_time_ms(&self, ms: u64) {
+        *lock(&self.now_ms) = Some(ms);
+    }
+
+    /// Moves the clock of the following presses on by `by` (from the last press's time when
+    /// no time was set: [`TEST_RECEIVED_AT_MS`](crate::TEST_RECEIVED_AT_MS)).
+    pub fn advance(&self, by: Duration) {
+        let mut now = lock(&self.now_ms);
+        let from = now.unwrap_or(crate::TEST_RECEIVED_AT_MS);
+        *now = Some(from.saturating_add(u64::try_from(by.as_millis()).unwrap_or(u64::MAX)));
+    }
+
+    /// Seeds `key = value` in the state of device `serial` (as pressed by a test [`Click`]),
+    /// never expiring.
+    pub fn set_state(&self, serial: &str, key: &str, value: &str) {
+        let mut states = lock(&self.states);
+        let state = states.entry(test_device(serial)).or_default();
+        state.entries.insert(
+            key.to_string(),
+            StateEntry {
+                value: value.to_string(),
+                expires_at_ms: None,
+            },
+        );
+    }
+
+    /// The live keys and values of device `serial` at the harness's time (expired keys are
+    /// gone, as the guest would see them).
+    pub fn state(&self, serial: &str) -> BTreeMap<String, String> {
+        let now = lock(&self.now_ms).unwrap_or(crate::TEST_RECEIVED_AT_MS);
+        lock(&self.states)
+            .get(&test_device(serial))
+            .map(|s| s.live(now))
+            .unwrap_or_default()
+            .entries
+            .into_iter()
+            .map(|(k, e)| (k, e.value))
+            .collect()
+    }
+
+    /// Forgets every device's state.
+    pub fn clear_state(&self) {
+        lock(&self.states).clear();
     }
 
     /// Runs one press from a raw event (an IoT button message or an IoT 1-Click event), as the
@@ -140,6 +221,20 @@ impl HarnessBuilder {
             path: origin.as_ref().to_path_buf(),
             source,
         })?;
-        Ok(Harness { engine, guest })
+        Ok(Harness {
+            engine,
+            guest,
+            states: Mutex::default(),
+            now_ms: Mutex::default(),
+        })
     }
+}
+
+/// The device a test [`Click`] presses as (its source is `iot-button`).
+fn test_device(serial: &str) -> (String, String) {
+    ("iot-button".to_string(), serial.to_string())
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -27,7 +27,7 @@ mod harness;
 
 pub use click::{Click, TEST_RECEIVED_AT_MS, TEST_SERIAL};
 pub use clickrules_engine::{
-    Action, ClickType, ConfigError, Decision, Limits, LoadError, LogEntry, LogLevel, PressError,
-    ValidationError,
+    Action, ClickType, ConfigError, Contract, Decision, Limits, LoadError, LogEntry, LogLevel,
+    PressError, StateChange, StateUse, StateWrite, ValidationError,
 };
 pub use harness::{Error, Harness, HarnessBuilder, Result};

@@ -1,9 +1,9 @@
-//! The same world as clickrules:handler@0.1.0 but versioned 0.2.0, as a guest built against a
+//! The same world as clickrules:handler@0.1.0 but versioned 0.3.0, as a guest built against a
 //! newer contract than the host implements would be.
 
 wit_bindgen::generate!({
     inline: r#"
-package clickrules:handler@0.2.0;
+package clickrules:handler@0.3.0;
 
 interface types {
     /// How the button was pressed (long = held over 1.5 s).

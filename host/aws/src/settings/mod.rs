@@ -11,7 +11,7 @@ use clickrules_engine::{
 };
 use clickrules_pipeline::{
     ActionTargets, DEFAULT_SNAPSHOT_FUNCTION, DEFAULT_SNAPSHOT_QUALIFIER, InvocationType,
-    SnapshotTarget,
+    SnapshotTarget, Zone,
 };
 
 use crate::location::{GUEST_LOCATION_FORMS, GuestLocation};
@@ -94,6 +94,8 @@ pub struct Settings {
     pub ledger_retention: Duration,
     /// Where presses that cannot succeed on retry are sent; `None`: they fail their invocation.
     pub dead_letter_queue_url: Option<String>,
+    /// The zone whose UTC offset guests see; `None`: UTC.
+    pub timezone: Option<Zone>,
     /// `CLICKRULES_*` variables that mean nothing here (likely typos), for a warning.
     pub unknown_variables: Vec<String>,
 }
@@ -291,6 +293,16 @@ impl Settings {
                 "whole hours from 6 (the longest Lambda retries an event) to 8784",
             ));
         }
+        let timezone = match set(TIMEZONE) {
+            None => None,
+            Some(name) => Some(Zone::parse(name).map_err(|_| {
+                invalid(
+                    TIMEZONE,
+                    name,
+                    "an IANA time zone name such as Europe/Berlin, America/New_York or UTC",
+                )
+            })?),
+        };
         let mut guest_settings = BTreeMap::new();
         let mut unknown_variables = Vec::new();
         for (name, value) in env {
@@ -325,6 +337,7 @@ impl Settings {
             ledger_table: set(LEDGER_TABLE).map(str::to_string),
             ledger_retention: Duration::from_secs(ledger_retention_hours * 3600),
             dead_letter_queue_url: set(DEAD_LETTER_QUEUE_URL).map(str::to_string),
+            timezone,
             unknown_variables,
         })
     }

@@ -143,3 +143,17 @@ fn non_unicode_values_are_an_error() {
         "{result:?}"
     );
 }
+
+#[test]
+fn the_time_zone_is_an_iana_name() {
+    let s = settings(&[("CLICKRULES_TIMEZONE", "Europe/Berlin")]).unwrap();
+    let zone = s.timezone.unwrap();
+    assert_eq!(zone.name(), "Europe/Berlin");
+    // 2026-07-15 12:00 UTC: summer time.
+    assert_eq!(zone.offset_minutes(1_784_116_800_000), 120);
+    assert!(settings(&[]).unwrap().timezone.is_none());
+    assert_eq!(
+        invalid_variable(&[("CLICKRULES_TIMEZONE", "Berlin")]),
+        "CLICKRULES_TIMEZONE"
+    );
+}

@@ -66,6 +66,10 @@ variables! {
     /// How long the ledger keeps a finished press, in hours.
     LEDGER_RETENTION_HOURS = "CLICKRULES_LEDGER_RETENTION_HOURS",
         "hours the ledger keeps a press (at least the 6 h a retry can come)", "`168`";
+    /// The IANA time zone whose UTC offset guests see with each press.
+    TIMEZONE = "CLICKRULES_TIMEZONE",
+        "IANA time zone (e.g. `Europe/Berlin`) of the UTC offset guests see, daylight saving included",
+        "`UTC`";
     /// The SQS queue presses that cannot succeed on retry are sent to.
     DEAD_LETTER_QUEUE_URL = "CLICKRULES_DEAD_LETTER_QUEUE_URL",
         "SQS queue for presses no retry can fix (sent with their record)",

@@ -131,7 +131,7 @@ fn native(n: usize) -> Stats {
     let policy = ValidationPolicy::default();
     sample(n, || {
         let event = normalise_event(EVENT, 0).unwrap();
-        std::hint::black_box(&event.click);
+        std::hint::black_box(&event.presses);
         let actions = vec![Action::snapshot("us-west-1")];
         validate_actions(&actions, &policy).unwrap();
         std::hint::black_box(actions);

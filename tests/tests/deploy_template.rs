@@ -8,6 +8,10 @@
 //! (`!GetAtt`). So the assertions read like the deployed stack: "the function may invoke
 //! `arn:aws:lambda:us-west-1:123456789012:function:scheduled_snapshot:prod`".
 //!
+//! Conditional resources (the source rules, the webhook function) are checked in stacks that
+//! create them: [`variants`] sets every condition both ways, and the scanners also run on a
+//! copy of the template whose defaults turn everything on ([`all_on_template`]).
+//!
 //! moto's CloudFormation cannot create this stack: moto 5.2 has no `AWS::IoT::TopicRule`,
 //! `AWS::Lambda::EventInvokeConfig`, `AWS::S3::BucketPolicy` or `AWS::SQS::QueuePolicy`, and
 //! CreateStack fails on the `!GetAtt PressRule.Arn` the invoke permission needs. A test on a
@@ -202,7 +206,36 @@ impl Stack {
                 };
                 return self.resolve(chosen);
             }
-            "Fn::Sub" => json!(self.substitute(args.as_str().expect("!Sub with a string"))),
+            "Fn::Sub" => match args {
+                Value::String(text) => json!(self.substitute(text, &BTreeMap::new())),
+                // `!Sub [template, {Name: value}]`: the names are resolved first.
+                Value::Array(parts) => {
+                    let text = parts[0].as_str().expect("!Sub template");
+                    let vars = parts[1]
+                        .as_object()
+                        .expect("!Sub variables")
+                        .iter()
+                        .map(|(k, v)| (k.clone(), scalar(&self.resolve(v).expect("a value"))))
+                        .collect();
+                    json!(self.substitute(text, &vars))
+                }
+                other => panic!("!Sub {other}"),
+            },
+            "Fn::Select" => {
+                let index = scalar(&args[0]).parse::<usize>().expect("!Select index");
+                let list = self.resolve(&args[1])?;
+                let items = list.as_array().expect("!Select from a list");
+                // CloudFormation fails the stack on an index out of range.
+                items
+                    .get(index)
+                    .unwrap_or_else(|| panic!("!Select {index} out of range of {list}"))
+                    .clone()
+            }
+            "Fn::Split" => {
+                let delimiter = args[0].as_str().expect("!Split delimiter");
+                let text = scalar(&self.resolve(&args[1])?);
+                json!(text.split(delimiter).collect::<Vec<_>>())
+            }
             "Fn::Join" => {
                 let parts = self.resolve(&args[1])?;
                 let parts: Vec<String> = parts.as_array()?.iter().map(scalar).collect();
@@ -229,7 +262,7 @@ impl Stack {
         }))
     }
 
-    fn substitute(&self, text: &str) -> String {
+    fn substitute(&self, text: &str, vars: &BTreeMap<String, String>) -> String {
         let mut out = String::new();
         let mut rest = text;
         while let Some(start) = rest.find("${") {
@@ -237,6 +270,7 @@ impl Stack {
             let end = rest[start..].find('}').expect("unclosed ${") + start;
             let name = &rest[start + 2..end];
             let value = match name.split_once('.') {
+                _ if vars.contains_key(name) => vars[name].clone(),
                 Some((resource, attribute)) if !name.starts_with("AWS::") => {
                     format!("<{resource}.{attribute}>")
                 }
@@ -250,7 +284,12 @@ impl Stack {
     }
 
     fn function_environment(&self) -> BTreeMap<String, String> {
-        let function = self.properties("Function");
+        self.environment("Function")
+    }
+
+    /// A function's environment variables, resolved (a `AWS::NoValue` one is absent).
+    fn environment(&self, function: &str) -> BTreeMap<String, String> {
+        let function = self.properties(function);
         function["Environment"]["Variables"]
             .as_object()
             .expect("the function has environment variables")
@@ -289,9 +328,38 @@ impl Stack {
     fn function_grants(&self, action: &str) -> Vec<Statement> {
         let role = self.properties("Function")["Role"].clone();
         assert_eq!(role, json!("<FunctionRole.Arn>"));
+        self.role_grants("FunctionRole", action)
+    }
+
+    /// The statements that allow `action` to `role`: its inline policies and the stack's
+    /// `AWS::IAM::Policy` resources attached to it.
+    fn role_grants(&self, role: &str, action: &str) -> Vec<Statement> {
+        let attached: Vec<String> = self
+            .resources_of_type("AWS::IAM::Policy")
+            .into_iter()
+            .filter(|p| {
+                self.properties(p)["Roles"]
+                    .as_array()
+                    .is_some_and(|roles| roles.contains(&json!(format!("<{role}>"))))
+            })
+            .collect();
         self.allow_statements()
             .into_iter()
-            .filter(|s| s.place.starts_with("FunctionRole/") && s.allows(action))
+            .filter(|s| s.place.starts_with(&format!("{role}/")) || attached.contains(&s.place))
+            .filter(|s| s.allows(action))
+            .collect()
+    }
+
+    /// The `AWS::Lambda::Permission` resources created for `function` (`<Logical>` or
+    /// `<Logical.Arn>`), by logical id.
+    fn permissions_of(&self, function: &str) -> BTreeMap<String, Value> {
+        self.resources_of_type("AWS::Lambda::Permission")
+            .into_iter()
+            .map(|p| (p.clone(), self.properties(&p)))
+            .filter(|(_, p)| {
+                p["FunctionName"] == format!("<{function}>")
+                    || p["FunctionName"] == format!("<{function}.Arn>")
+            })
             .collect()
     }
 }
@@ -370,10 +438,49 @@ fn snapshot_arn(rest: &str) -> String {
     format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{rest}")
 }
 
+/// A Secrets Manager secret's full ARN (with the random suffix IAM needs).
+const SECRET_ARN: &str =
+    "arn:aws:secretsmanager:us-west-1:123456789012:secret:clickrules/webhook-AbC123";
+/// Another one, for the Flic key.
+const FLIC_KEY_ARN: &str =
+    "arn:aws:secretsmanager:us-west-1:123456789012:secret:clickrules/flic-key-XyZ789";
+
+/// Every source rule, the webhook function and both secret references on.
+const ALL_ON: &[(&str, &str)] = &[
+    ("TopicFilter", "iotbutton/+"),
+    ("ShellyGen1TopicFilter", "shellies/+/input_event/+"),
+    ("ShellyGen2TopicFilter", "+/events/rpc"),
+    ("Zigbee2MqttTopicFilter", "zigbee2mqtt/+"),
+    (
+        "AllowedDevices",
+        "shelly-gen2:shellyplusi4-a8032ab12345,zigbee2mqtt:hall switch",
+    ),
+    ("EnableWebhook", "true"),
+    ("WebhookSources", "webhook,flic"),
+    ("WebhookSecretParameter", "ssm:/clickrules/webhook-secret"),
+    (
+        "FlicButtons",
+        "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d,5f6e7d8c-9b0a-4c1d-8e2f-3a4b5c6d7e8f",
+    ),
+    ("FlicPublicKeyParameter", FLIC_KEY_ARN),
+    ("WebhookReservedConcurrency", "5"),
+];
+
 /// The variants of the stack the policy checks run on: every condition both ways.
 fn variants() -> Vec<Stack> {
     vec![
         Stack::with(&[]),
+        Stack::with(ALL_ON),
+        // The webhook function alone: no MQTT rule, the secret in Secrets Manager, the Flic
+        // key in SSM, no Flic buttons, no reserved concurrency ("0" reserves none).
+        Stack::with(&[
+            ("TopicFilter", ""),
+            ("EnableWebhook", "true"),
+            ("WebhookSecretParameter", SECRET_ARN),
+            ("FlicPublicKeyParameter", "ssm:/clickrules/flic-public-key"),
+            ("WebhookReservedConcurrency", "0"),
+            ("SnapshotQualifier", ""),
+        ]),
         Stack::with(&[
             ("SnapshotQualifier", ""),
             ("GuestObject", ""),
@@ -394,9 +501,48 @@ fn variants() -> Vec<Stack> {
 // ---------------------------------------------------------------------------------------------
 // The tests.
 
+/// A copy of the template whose parameter defaults are [`ALL_ON`], so that tools that read
+/// the defaults to decide which resources exist (checkov does) see every resource. `name`
+/// keeps concurrent tests apart.
+fn all_on_template(name: &str) -> PathBuf {
+    let mut text = std::fs::read_to_string(template_path()).expect("template is readable");
+    for (parameter, value) in ALL_ON {
+        let head = format!("\n  {parameter}:\n    Type: String\n    Default: ");
+        let start = text
+            .find(&head)
+            .unwrap_or_else(|| panic!("no `{parameter}: Type: String, Default:` in the template"))
+            + head.len();
+        let end = start + text[start..].find('\n').expect("a line end");
+        // A JSON string is a YAML double-quoted scalar.
+        text.replace_range(start..end, &json!(value).to_string());
+    }
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("template-all-on-{name}.yaml"));
+    std::fs::write(&path, text).expect("the copy is written");
+    path
+}
+
+#[test]
+fn all_on_template_defaults_to_the_all_on_stack() {
+    let text = std::fs::read_to_string(all_on_template("defaults")).unwrap();
+    let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
+    let copy = long_form(yaml);
+    for (parameter, value) in ALL_ON {
+        assert_eq!(
+            copy["Parameters"][parameter]["Default"], *value,
+            "{parameter}"
+        );
+    }
+}
+
 #[test]
 fn template_passes_cfn_lint() {
-    let output = match Command::new("cfn-lint").arg(template_path()).output() {
+    for path in [template_path(), all_on_template("cfn-lint")] {
+        cfn_lint(&path);
+    }
+}
+
+fn cfn_lint(path: &Path) {
+    let output = match Command::new("cfn-lint").arg(path).output() {
         Ok(output) => output,
         Err(e) if std::env::var_os("CI").is_none() => {
             eprintln!(
@@ -408,16 +554,38 @@ fn template_passes_cfn_lint() {
     };
     assert!(
         output.status.success(),
-        "cfn-lint found problems in deploy/template.yaml:\n{}{}",
+        "cfn-lint found problems in {}:\n{}{}",
+        path.display(),
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
 }
 
 /// checkov 3.x, the scanner many users put in front of CloudFormation: no finding, and every
-/// check the template skips carries its reason in the template.
+/// check the template skips carries its reason in the template. checkov leaves out resources
+/// whose condition is false with the parameters' defaults, so it also scans the all-on copy.
 #[test]
 fn template_passes_checkov() {
+    if checkov(&template_path()).is_none() {
+        return;
+    }
+    let scanned = checkov(&all_on_template("checkov")).expect("checkov ran on the template");
+    for resource in [
+        "AWS::Lambda::Function.WebhookFunction",
+        "AWS::Lambda::Url.WebhookFunctionUrl",
+        "AWS::IAM::Role.WebhookFunctionRole",
+        "AWS::IAM::Policy.WebhookSecretReadPolicy",
+        "AWS::Lambda::Permission.Zigbee2MqttPressRulePermission",
+    ] {
+        assert!(
+            scanned.contains(resource),
+            "checkov did not scan {resource}: {scanned:#?}"
+        );
+    }
+}
+
+/// The resources checkov checked (`None`: checkov is not installed, outside CI).
+fn checkov(path: &Path) -> Option<std::collections::BTreeSet<String>> {
     let output = match Command::new("checkov")
         .args([
             "--framework",
@@ -427,7 +595,7 @@ fn template_passes_checkov() {
             "json",
             "-f",
         ])
-        .arg(template_path())
+        .arg(path)
         .output()
     {
         Ok(output) => output,
@@ -435,7 +603,7 @@ fn template_passes_checkov() {
             eprintln!(
                 "SKIPPED template_passes_checkov: checkov not runnable ({e}); pip install checkov"
             );
-            return;
+            return None;
         }
         Err(e) => panic!("CI is set and checkov is not runnable ({e}): .ci/run installs it"),
     };
@@ -455,7 +623,11 @@ fn template_passes_checkov() {
         .iter()
         .map(|c| format!("{} on {}", c["check_id"], c["resource"]))
         .collect();
-    assert!(failed.is_empty(), "checkov findings: {named:#?}");
+    assert!(
+        failed.is_empty(),
+        "checkov findings in {}: {named:#?}",
+        path.display()
+    );
     for skipped in results["skipped_checks"]
         .as_array()
         .cloned()
@@ -476,6 +648,13 @@ fn template_passes_checkov() {
             .is_some_and(|p| !p.is_empty()),
         "checkov ran no checks: {report}"
     );
+    let mut scanned = std::collections::BTreeSet::new();
+    for kind in ["passed_checks", "skipped_checks"] {
+        for check in results[kind].as_array().into_iter().flatten() {
+            scanned.insert(scalar(&check["resource"]));
+        }
+    }
+    Some(scanned)
 }
 
 #[test]
@@ -752,16 +931,24 @@ fn function_gets_only_variables_it_reads() {
                 assert!(!key.is_empty() && !value.is_empty(), "{name}={value:?}");
             }
         }
-        // The Lambda's own parser: every variable known, every value accepted.
-        let settings = Settings::from_env(&env)
-            .unwrap_or_else(|e| panic!("the template's environment fails init: {e}"));
-        assert!(
-            settings.unknown_variables.is_empty(),
-            "the function does not read {:?}",
-            settings.unknown_variables
-        );
+        // The Lambda's own parser: every variable known, every value accepted, for both
+        // functions (the webhook function is the same binary).
+        for function in ["Function", "WebhookFunction"] {
+            if !stack.creates(function) {
+                continue;
+            }
+            let env = stack.environment(function);
+            let settings = Settings::from_env(&env).unwrap_or_else(|e| {
+                panic!("the template's environment of {function} fails init: {e}")
+            });
+            assert!(
+                settings.unknown_variables.is_empty(),
+                "{function} does not read {:?}",
+                settings.unknown_variables
+            );
+        }
     }
-    let set = &variants()[2];
+    let set = &variants()[4];
     let env = set.function_environment();
     assert_eq!(env["CLICKRULES_CONFIG_REGION"], "eu-west-1");
     assert_eq!(env["CLICKRULES_CONFIG_SECOND_REGION"], "eu-central-1");
@@ -773,33 +960,528 @@ fn function_gets_only_variables_it_reads() {
     );
 }
 
+/// The fields every source rule adds, and the guard that drops a payload bringing its own.
+const SELECT: &str = "SELECT *, topic() AS clickrules_topic, traceid() AS clickrules_trace_id";
+const SPOOF_GUARD: &str = "isUndefined(clickrules_topic) AND isUndefined(clickrules_trace_id)";
+
+/// Each MQTT source: (rule, its topic-filter parameter, the filter, what its WHERE keeps
+/// before the spoof guard).
+const SOURCE_RULES: &[(&str, &str, &str, &str)] = &[
+    ("PressRule", "TopicFilter", "iotbutton/+", ""),
+    (
+        "ShellyGen1PressRule",
+        "ShellyGen1TopicFilter",
+        "shellies/+/input_event/+",
+        "event <> '' AND ",
+    ),
+    (
+        "ShellyGen2PressRule",
+        "ShellyGen2TopicFilter",
+        "+/events/rpc",
+        "method = 'NotifyEvent' AND ",
+    ),
+    (
+        "Zigbee2MqttPressRule",
+        "Zigbee2MqttTopicFilter",
+        "zigbee2mqtt/+",
+        "action <> '' AND NOT isNull(action) AND ",
+    ),
+];
+
+/// One topic rule per MQTT source, each adding the topic and the trace id, filtering out what
+/// is not a press and what spoofs either field, dead-lettering what IoT cannot deliver, and
+/// each the only invoker its own permission lets in.
 #[test]
-fn iot_rule_on_the_button_topic_is_the_only_invoker() {
-    let stack = Stack::with(&[]);
-    let rule = stack.properties("PressRule")["TopicRulePayload"].clone();
+fn each_mqtt_source_has_its_own_guarded_rule_and_permission() {
+    let stack = Stack::with(ALL_ON);
+    let mut rule_permissions = Vec::new();
+    for (rule, parameter, filter, press_filter) in SOURCE_RULES {
+        assert_eq!(stack.parameters[*parameter], *filter);
+        let payload = stack.properties(rule)["TopicRulePayload"].clone();
+        let sql = format!("{SELECT} FROM '{filter}' WHERE {press_filter}{SPOOF_GUARD}");
+        assert_eq!(payload["Sql"], sql, "{rule}");
+        // isUndefined needs SQL 2016-03-23; the WHERE sees the payload as published.
+        assert_eq!(payload["AwsIotSqlVersion"], "2016-03-23", "{rule}");
+        assert_eq!(payload["RuleDisabled"], false, "{rule}");
+        assert_eq!(
+            payload["Actions"],
+            json!([{ "Lambda": { "FunctionArn": "<Function.Arn>" } }]),
+            "{rule}"
+        );
+        assert_eq!(
+            payload["ErrorAction"],
+            json!({ "Sqs": {
+                "QueueUrl": "<DeadLetterQueue>",
+                "RoleArn": "<PressRuleErrorRole.Arn>",
+                "UseBase64": false,
+            }}),
+            "{rule}"
+        );
+
+        let permission = format!("{rule}Permission");
+        assert_eq!(
+            stack.properties(&permission),
+            json!({
+                "Action": "lambda:InvokeFunction",
+                "FunctionName": "<Function.Arn>",
+                "Principal": "iot.amazonaws.com",
+                "SourceArn": format!("<{rule}.Arn>"),
+                "SourceAccount": ACCOUNT,
+            }),
+            "{permission}"
+        );
+        rule_permissions.push(permission);
+
+        // The filter empty: neither the rule nor its permission.
+        let off = Stack::with(&[(parameter, "")]);
+        assert!(!off.creates(rule), "{rule} without a topic filter");
+        assert!(!off.creates(&format!("{rule}Permission")));
+    }
+    // No other invoker of the button function.
+    let invokers: Vec<String> = stack.permissions_of("Function").into_keys().collect();
+    rule_permissions.sort();
+    assert_eq!(invokers, rule_permissions);
+
+    // Existing stacks keep their rule (same logical id), now adding the topic too.
+    let default = Stack::with(&[]);
     assert_eq!(
-        rule["Sql"],
-        "SELECT *, traceid() AS clickrules_trace_id FROM 'iotbutton/+' WHERE isUndefined(clickrules_trace_id)"
+        default.properties("PressRule")["TopicRulePayload"]["Sql"],
+        format!("{SELECT} FROM 'iotbutton/+' WHERE {SPOOF_GUARD}")
     );
     assert_eq!(
-        rule["Actions"],
-        json!([{ "Lambda": { "FunctionArn": "<Function.Arn>" } }])
+        default
+            .permissions_of("Function")
+            .into_keys()
+            .collect::<Vec<_>>(),
+        ["PressRulePermission"]
     );
-    assert_eq!(rule["RuleDisabled"], false);
-
-    let permission = stack.properties("PressRulePermission");
-    assert_eq!(permission["Action"], "lambda:InvokeFunction");
-    assert_eq!(permission["Principal"], "iot.amazonaws.com");
-    assert_eq!(permission["FunctionName"], "<Function.Arn>");
-    assert_eq!(permission["SourceArn"], "<PressRule.Arn>");
-    assert_eq!(permission["SourceAccount"], ACCOUNT);
-    assert_eq!(stack.resources_of_type("AWS::Lambda::Permission").len(), 1);
-
+    for (rule, ..) in &SOURCE_RULES[1..] {
+        assert!(!default.creates(rule), "{rule} is off by default");
+    }
     let other = Stack::with(&[("TopicFilter", "buttons/+/press")]);
     assert_eq!(
         other.properties("PressRule")["TopicRulePayload"]["Sql"],
-        "SELECT *, traceid() AS clickrules_trace_id FROM 'buttons/+/press' WHERE isUndefined(clickrules_trace_id)"
+        format!("{SELECT} FROM 'buttons/+/press' WHERE {SPOOF_GUARD}")
     );
+
+    // The error actions' role may only send to the dead-letter queue.
+    let errors = stack.role_grants("PressRuleErrorRole", "sqs:SendMessage");
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert_eq!(errors[0].actions, ["sqs:SendMessage"]);
+    assert_eq!(errors[0].resources, ["<DeadLetterQueue.Arn>"]);
+    let all: Vec<Statement> = stack
+        .allow_statements()
+        .into_iter()
+        .filter(|s| s.place.starts_with("PressRuleErrorRole/"))
+        .collect();
+    assert_eq!(all.len(), 1, "{all:#?}");
+}
+
+/// The variables both functions get for which presses count.
+#[test]
+fn both_functions_get_the_press_filters() {
+    let stack = Stack::with(&[
+        ("Zigbee2MqttBaseTopic", "home/z2m"),
+        ("DedupeWindowSeconds", "120"),
+        ("RateLimitPerMinute", "0"),
+        ("AllowedDevices", "shelly-gen1:shellybutton1-E8DB84AA1234"),
+        ("EnableWebhook", "true"),
+    ]);
+    for function in ["Function", "WebhookFunction"] {
+        let env = stack.environment(function);
+        assert_eq!(env["CLICKRULES_Z2M_BASE_TOPIC"], "home/z2m", "{function}");
+        assert_eq!(env["CLICKRULES_DEDUPE_WINDOW_SECONDS"], "120", "{function}");
+        assert_eq!(env["CLICKRULES_RATE_LIMIT_PER_MINUTE"], "0", "{function}");
+        assert_eq!(
+            env["CLICKRULES_ALLOWED_DEVICES"], "shelly-gen1:shellybutton1-E8DB84AA1234",
+            "{function}"
+        );
+    }
+    let env = Stack::with(&[]).function_environment();
+    assert_eq!(env["CLICKRULES_Z2M_BASE_TOPIC"], "zigbee2mqtt");
+    assert_eq!(env["CLICKRULES_DEDUPE_WINDOW_SECONDS"], "60");
+    assert_eq!(env["CLICKRULES_RATE_LIMIT_PER_MINUTE"], "30");
+    assert_eq!(env["CLICKRULES_ALLOWED_DEVICES"], "");
+}
+
+/// Everything of the webhook function exists only with EnableWebhook=true.
+const WEBHOOK_RESOURCES: &[&str] = &[
+    "WebhookFunctionRole",
+    "WebhookFunction",
+    "WebhookFunctionUrl",
+    "WebhookUrlPermission",
+    "WebhookInvokePermission",
+    "WebhookFailedPressAlarm",
+];
+
+/// The webhook function: the button function's code and handler started as the HTTPS entry,
+/// behind a function URL with AuthType NONE and exactly the two statements AWS requires of
+/// public function URLs since October 2025.
+#[test]
+fn the_webhook_function_has_a_public_url_with_both_permissions() {
+    let off = Stack::with(&[]);
+    for resource in WEBHOOK_RESOURCES {
+        assert!(!off.creates(resource), "{resource} without EnableWebhook");
+        let condition = &off.template["Resources"][resource]["Condition"];
+        assert_eq!(condition, "WebhookEnabled", "{resource}");
+    }
+    assert_eq!(
+        off.template["Outputs"]["WebhookUrl"]["Condition"],
+        "WebhookEnabled"
+    );
+
+    let stack = Stack::with(&[("EnableWebhook", "true")]);
+    let main = stack.properties("Function");
+    let webhook = stack.properties("WebhookFunction");
+    for same in [
+        "Runtime",
+        "Handler",
+        "Architectures",
+        "Code",
+        "MemorySize",
+        "Timeout",
+        "LoggingConfig",
+    ] {
+        assert_eq!(webhook[same], main[same], "{same}");
+    }
+    assert_eq!(webhook["Role"], "<WebhookFunctionRole.Arn>");
+    assert!(
+        webhook
+            .get("ReservedConcurrentExecutions")
+            .is_none_or(Value::is_null)
+    );
+
+    // Function's variables with the same values, and the entry's own.
+    let env = stack.environment("WebhookFunction");
+    let main_env = stack.function_environment();
+    for (name, value) in &main_env {
+        assert_eq!(env.get(name), Some(value), "{name}");
+    }
+    let own: BTreeMap<&str, &str> = env
+        .iter()
+        .filter(|(name, _)| !main_env.contains_key(*name))
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        own,
+        BTreeMap::from([
+            ("CLICKRULES_ENTRY", "webhook"),
+            ("CLICKRULES_SOURCES", "webhook"),
+        ]),
+        "nothing configured: no secret, Flic key or button variables"
+    );
+
+    let all = Stack::with(ALL_ON);
+    let env = all.environment("WebhookFunction");
+    assert_eq!(env["CLICKRULES_ENTRY"], "webhook");
+    assert_eq!(env["CLICKRULES_SOURCES"], "webhook,flic");
+    assert_eq!(
+        env["CLICKRULES_WEBHOOK_SECRET"],
+        "ssm:/clickrules/webhook-secret"
+    );
+    assert_eq!(
+        env["CLICKRULES_FLIC_BUTTONS"],
+        "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d,5f6e7d8c-9b0a-4c1d-8e2f-3a4b5c6d7e8f"
+    );
+    assert_eq!(env["CLICKRULES_FLIC_PUBLIC_KEY"], FLIC_KEY_ARN);
+    assert!(!all.function_environment().contains_key("CLICKRULES_ENTRY"));
+    // A webhook flood cannot take the button function's concurrency once this is set.
+    assert_eq!(
+        all.properties("WebhookFunction")["ReservedConcurrentExecutions"],
+        "5"
+    );
+    let zero = Stack::with(&[
+        ("EnableWebhook", "true"),
+        ("WebhookReservedConcurrency", "0"),
+    ]);
+    assert!(
+        zero.properties("WebhookFunction")
+            .get("ReservedConcurrentExecutions")
+            .is_none_or(Value::is_null),
+        "0 reserves none (a reservation of 0 would stop the function)"
+    );
+
+    // Our own verification: Lambda authenticates nothing.
+    assert_eq!(
+        stack.properties("WebhookFunctionUrl"),
+        json!({
+            "TargetFunctionArn": "<WebhookFunction.Arn>",
+            "AuthType": "NONE",
+            "InvokeMode": "BUFFERED",
+        })
+    );
+    let permissions = stack.permissions_of("WebhookFunction");
+    assert_eq!(
+        permissions,
+        BTreeMap::from([
+            (
+                "WebhookInvokePermission".to_string(),
+                json!({
+                    "Action": "lambda:InvokeFunction",
+                    "FunctionName": "<WebhookFunction>",
+                    "Principal": "*",
+                    "InvokedViaFunctionUrl": true,
+                })
+            ),
+            (
+                "WebhookUrlPermission".to_string(),
+                json!({
+                    "Action": "lambda:InvokeFunctionUrl",
+                    "FunctionName": "<WebhookFunction>",
+                    "Principal": "*",
+                    "FunctionUrlAuthType": "NONE",
+                })
+            ),
+        ])
+    );
+    // The button function stays private: only its rules may invoke it.
+    assert!(
+        stack
+            .permissions_of("Function")
+            .values()
+            .all(|p| p["Principal"] == "iot.amazonaws.com")
+    );
+    assert_eq!(
+        stack.resolve(&stack.template["Outputs"]["WebhookUrl"]["Value"]),
+        Some(json!("<WebhookFunctionUrl.FunctionUrl>"))
+    );
+
+    let alarm = stack.properties("WebhookFailedPressAlarm");
+    assert_eq!(alarm["Namespace"], clickrules_aws::METRICS_NAMESPACE);
+    assert_eq!(alarm["MetricName"], "Failures");
+    assert_eq!(alarm["Dimensions"][0]["Value"], "<WebhookFunction>");
+}
+
+/// The webhook role has the button function role's grants, and reads exactly the configured
+/// secret and Flic key, from the store the reference names; nothing reads any other secret.
+#[test]
+fn the_webhook_role_reads_only_the_configured_secret() {
+    const SHARED: &[&str] = &[
+        "lambda:InvokeFunction",
+        "s3:GetObject",
+        "s3:GetObjectVersion",
+        "sns:Publish",
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "sqs:SendMessage",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    ];
+    const SECRET_READS: &[&str] = &["ssm:GetParameter", "secretsmanager:GetSecretValue"];
+    for stack in variants() {
+        if !stack.creates("WebhookFunction") {
+            continue;
+        }
+        for action in SHARED {
+            let ours: Vec<Vec<String>> = stack
+                .role_grants("WebhookFunctionRole", action)
+                .into_iter()
+                .map(|s| s.resources)
+                .collect();
+            let main: Vec<Vec<String>> = stack
+                .function_grants(action)
+                .into_iter()
+                .map(|s| s.resources)
+                .collect();
+            assert_eq!(ours, main, "{action}");
+        }
+        // The role's own policy holds only the shared grants; the read policies one read each.
+        for s in stack.allow_statements() {
+            let allowed: &[&str] = match s.place.as_str() {
+                p if p.starts_with("WebhookFunctionRole/") => SHARED,
+                "WebhookSecretReadPolicy" | "FlicPublicKeyReadPolicy" => {
+                    assert_eq!(s.actions.len(), 1, "{s:?}");
+                    assert_eq!(s.resources.len(), 1, "{s:?}");
+                    SECRET_READS
+                }
+                _ => continue,
+            };
+            for action in &s.actions {
+                assert!(allowed.contains(&action.as_str()), "{}: {action}", s.place);
+            }
+        }
+    }
+
+    let parameter_arn = |name: &str| format!("arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{name}");
+    // (overrides, what may be read with GetParameter, with GetSecretValue)
+    type Case<'a> = (Vec<(&'a str, &'a str)>, Vec<String>, Vec<String>);
+    let cases: Vec<Case> = vec![
+        (vec![("EnableWebhook", "true")], vec![], vec![]),
+        (
+            vec![
+                ("EnableWebhook", "true"),
+                ("WebhookSecretParameter", "ssm:/clickrules/webhook-secret"),
+            ],
+            vec![parameter_arn("/clickrules/webhook-secret")],
+            vec![],
+        ),
+        (
+            vec![
+                ("EnableWebhook", "true"),
+                ("WebhookSecretParameter", SECRET_ARN),
+            ],
+            vec![],
+            vec![SECRET_ARN.to_string()],
+        ),
+        (
+            vec![
+                ("EnableWebhook", "true"),
+                ("WebhookSecretParameter", SECRET_ARN),
+                ("FlicPublicKeyParameter", "ssm:/flic/public-key"),
+            ],
+            vec![parameter_arn("/flic/public-key")],
+            vec![SECRET_ARN.to_string()],
+        ),
+        (
+            ALL_ON.to_vec(),
+            vec![parameter_arn("/clickrules/webhook-secret")],
+            vec![FLIC_KEY_ARN.to_string()],
+        ),
+        // Without the webhook function nothing reads a secret, whatever is configured.
+        (
+            vec![
+                ("WebhookSecretParameter", SECRET_ARN),
+                ("FlicPublicKeyParameter", "ssm:/flic/public-key"),
+            ],
+            vec![],
+            vec![],
+        ),
+    ];
+    for (overrides, parameters, secrets) in cases {
+        let stack = Stack::with(&overrides);
+        let reads = |action: &str| -> Vec<String> {
+            let mut all: Vec<String> = stack
+                .allow_statements()
+                .into_iter()
+                .filter(|s| s.allows(action))
+                .flat_map(|s| s.resources)
+                .collect();
+            all.sort();
+            all
+        };
+        let mut expected = parameters;
+        expected.sort();
+        assert_eq!(reads("ssm:GetParameter"), expected, "{overrides:?}");
+        let mut expected = secrets;
+        expected.sort();
+        assert_eq!(
+            reads("secretsmanager:GetSecretValue"),
+            expected,
+            "{overrides:?}"
+        );
+        for other in [
+            "ssm:GetParameters",
+            "ssm:GetParametersByPath",
+            "kms:Decrypt",
+        ] {
+            assert!(reads(other).is_empty(), "{other}: {overrides:?}");
+        }
+        // ... and it is the webhook role that may, never the button function's.
+        for action in ["ssm:GetParameter", "secretsmanager:GetSecretValue"] {
+            assert!(stack.function_grants(action).is_empty(), "{action}");
+            if stack.creates("WebhookFunctionRole") {
+                let ours: usize = stack
+                    .role_grants("WebhookFunctionRole", action)
+                    .iter()
+                    .map(|s| s.resources.len())
+                    .sum();
+                assert_eq!(ours, reads(action).len(), "{action}: {overrides:?}");
+            }
+        }
+    }
+}
+
+/// No parameter or variable carries a secret: those whose names say SECRET or KEY hold a
+/// reference (ssm:/..., a secret's ARN) or are known not to be secret.
+#[test]
+fn no_parameter_or_variable_carries_a_secret_value() {
+    // Named KEY, and no secret: an S3 key prefix, and Ed25519 public keys.
+    const NOT_SECRET: &[&str] = &["CodeS3KeyPrefix", "TrustedKeys", "CLICKRULES_TRUSTED_KEYS"];
+    let looks_secret = |name: &str| {
+        let upper = name.to_ascii_uppercase();
+        upper.contains("SECRET")
+            || upper.contains("KEY")
+            || upper.contains("PASSWORD")
+            || upper.contains("TOKEN")
+    };
+    let template = template();
+    let mut references = Vec::new();
+    for (name, spec) in template["Parameters"].as_object().unwrap() {
+        if !looks_secret(name) || NOT_SECRET.contains(&name.as_str()) {
+            continue;
+        }
+        // The pattern's alternatives: empty, ssm:/<name> or an ARN; never free text.
+        let pattern = spec["AllowedPattern"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name} accepts any text"));
+        let inner = pattern
+            .strip_prefix("^(")
+            .and_then(|p| p.strip_suffix(")$"))
+            .unwrap_or_else(|| panic!("{name}: {pattern} is not ^(alternatives)$"));
+        let alternatives = top_level_alternatives(inner);
+        assert!(alternatives.len() >= 2, "{name}: {pattern}");
+        for alternative in alternatives {
+            assert!(
+                alternative.is_empty()
+                    || alternative.starts_with("ssm:/")
+                    || alternative.starts_with("arn:aws[a-z-]*:secretsmanager:")
+                    || alternative.starts_with("arn:aws[a-z-]*:ssm:"),
+                "{name} admits {alternative:?}, which is not a reference"
+            );
+        }
+        assert_eq!(spec["Default"], "", "{name}");
+        references.push(name.clone());
+    }
+    assert_eq!(
+        references,
+        ["FlicPublicKeyParameter", "WebhookSecretParameter"]
+    );
+    // The public keys are base64, nothing else.
+    assert_eq!(
+        template["Parameters"]["TrustedKeys"]["AllowedPattern"],
+        "^[A-Za-z0-9+/=, ]*$"
+    );
+
+    for stack in variants() {
+        for function in ["Function", "WebhookFunction"] {
+            if !stack.creates(function) {
+                continue;
+            }
+            for (name, value) in stack.environment(function) {
+                if !looks_secret(&name) || NOT_SECRET.contains(&name.as_str()) {
+                    continue;
+                }
+                assert!(
+                    value.starts_with("ssm:/")
+                        || value.starts_with("secretsmanager:")
+                        || value.starts_with("arn:aws:secretsmanager:")
+                        || value.starts_with("arn:aws:ssm:"),
+                    "{function}: {name}={value:?} is not a reference"
+                );
+            }
+        }
+    }
+}
+
+/// `a|(b|c)|d` -> `a`, `(b|c)`, `d`.
+fn top_level_alternatives(pattern: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut depth, mut start, mut escaped) = (0i32, 0, false);
+    for (i, c) in pattern.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '(' | '[' => depth += 1,
+            ')' | ']' => depth -= 1,
+            '|' if depth == 0 => {
+                out.push(&pattern[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&pattern[start..]);
+    out
 }
 
 #[test]

@@ -46,6 +46,9 @@ pub struct AwsClients {
     pub sqs: aws_sdk_sqs::Client,
     /// The press ledger.
     pub dynamodb: aws_sdk_dynamodb::Client,
+    /// The configuration they were built from (the webhook function builds its secret
+    /// store from it).
+    pub sdk_config: SdkConfig,
 }
 
 impl AwsClients {
@@ -105,6 +108,7 @@ impl AwsClients {
             lambda: aws_sdk_lambda::Client::from_conf(lambda),
             sns: aws_sdk_sns::Client::from_conf(sns),
             sqs: aws_sdk_sqs::Client::from_conf(sqs),
+            sdk_config: config.clone(),
         }
     }
 }

@@ -120,6 +120,43 @@ impl Ledger for AnyLedger {
         }
     }
 
+    async fn claim_windowed(
+        &self,
+        press_id: &str,
+        lease_until_ms: u64,
+        now_ms: u64,
+        fresh_after_ms: u64,
+        request_id: &str,
+    ) -> Result<Claim, LedgerError> {
+        match self {
+            Self::Off(l) => {
+                l.claim_windowed(press_id, lease_until_ms, now_ms, fresh_after_ms, request_id)
+                    .await
+            }
+            Self::Dynamo(l) => {
+                l.claim_windowed(press_id, lease_until_ms, now_ms, fresh_after_ms, request_id)
+                    .await
+            }
+            Self::Memory(l) => {
+                l.claim_windowed(press_id, lease_until_ms, now_ms, fresh_after_ms, request_id)
+                    .await
+            }
+        }
+    }
+
+    async fn admit(
+        &self,
+        device: &DeviceKey,
+        limit: u32,
+        now_ms: u64,
+    ) -> Result<bool, LedgerError> {
+        match self {
+            Self::Off(l) => l.admit(device, limit, now_ms).await,
+            Self::Dynamo(l) => l.admit(device, limit, now_ms).await,
+            Self::Memory(l) => l.admit(device, limit, now_ms).await,
+        }
+    }
+
     async fn load_state(&self, device: &DeviceKey) -> Result<StoredState, LedgerError> {
         match self {
             Self::Off(l) => l.load_state(device).await,
@@ -321,7 +358,8 @@ pub async fn compose_with<R: RecordSink>(
         .with_dead_letters(dead_letters)
         .with_sink(sink)
         .with_fallback(fallback)
-        .with_zone(settings.timezone.clone());
+        .with_zone(settings.timezone.clone())
+        .with_policy(settings.sources.policy.clone());
     Ok(Composed {
         pipeline,
         clients,

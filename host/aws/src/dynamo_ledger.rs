@@ -22,6 +22,7 @@ use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
@@ -30,7 +31,7 @@ use aws_sdk_dynamodb::types::{
 use clickrules_engine::DeviceState;
 use clickrules_pipeline::{
     Claim, DeviceKey, End, Lease, Ledger, LedgerError, OutcomeRecord, PressRecord, StateCommit,
-    StoredState,
+    StoredState, is_earlier_press,
 };
 
 use crate::sdk_error::sdk_error_text;
@@ -364,6 +365,78 @@ impl Ledger for DynamoLedger {
                     }),
                 }
             }
+            Err(e) => Err(self.error(&e)),
+        }
+    }
+
+    async fn claim_windowed(
+        &self,
+        press_id: &str,
+        lease_until_ms: u64,
+        now_ms: u64,
+        fresh_after_ms: u64,
+        request_id: &str,
+    ) -> Result<Claim, LedgerError> {
+        let claim = self.claim(press_id, lease_until_ms, now_ms).await?;
+        let stale = matches!(
+            &claim,
+            Claim::Duplicate { record } if is_earlier_press(record, fresh_after_ms, request_id)
+        );
+        if !stale {
+            return Ok(claim);
+        }
+        // The counter came round again (it wrapped, or the device rebooted): the stored press
+        // is an earlier one. Only a complete entry is removed, so a concurrent delivery of the
+        // new press that claimed it first keeps its claim, and this one then finds it running.
+        let removed = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", Self::key(press_id))
+            .condition_expression("#status = :complete")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":complete", AttributeValue::S(COMPLETE.into()))
+            .send()
+            .await;
+        if let Err(e) = removed
+            && !matches!(
+                e.as_service_error(),
+                Some(DeleteItemError::ConditionalCheckFailedException(_))
+            )
+        {
+            return Err(self.error(&e));
+        }
+        self.claim(press_id, lease_until_ms, now_ms).await
+    }
+
+    async fn admit(
+        &self,
+        device: &DeviceKey,
+        limit: u32,
+        now_ms: u64,
+    ) -> Result<bool, LedgerError> {
+        let minute = now_ms / 60_000;
+        // Kept an hour past its minute, for a look at a flood after the fact.
+        let expires = (minute + 61) * 60;
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(
+                "pk",
+                AttributeValue::S(format!("rate#{}#{minute}", device.id())),
+            )
+            .update_expression("ADD presses :one SET #ttl = :ttl")
+            .condition_expression("attribute_not_exists(presses) OR presses < :limit")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":one", number(1))
+            .expression_attribute_values(":limit", number(u64::from(limit)))
+            .expression_attribute_values(":ttl", number(expires))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
             Err(e) => Err(self.error(&e)),
         }
     }

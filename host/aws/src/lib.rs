@@ -38,7 +38,9 @@ mod object_store;
 mod record_log;
 mod s3_guest;
 mod sdk_error;
+mod secret_store;
 pub mod settings;
+mod webhook_press;
 
 pub use aws_executor::{AwsExecutor, PRESS_ATTRIBUTE};
 pub use clients::{AwsClients, config_loader};
@@ -61,4 +63,6 @@ pub use object_store::{
 pub use record_log::{METRICS_NAMESPACE, RecordLog, outcome, record_line};
 pub use s3_guest::{S3GuestSource, SourceStats};
 pub use sdk_error::sdk_error_text;
+pub use secret_store::AwsSecrets;
 pub use settings::{ArtifactPolicy, OnGuestError, Settings, SettingsError};
+pub use webhook_press::WebhookEntry;

@@ -159,7 +159,8 @@ async fn the_same_press_delivered_twice_runs_once_and_a_genuine_second_press_run
 }
 
 /// The request budget, from moto's recorder: a new press whose one action succeeds makes three
-/// DynamoDB requests (claim, decision, outcome with the end); a duplicate makes one.
+/// DynamoDB requests (claim, decision, outcome with the end), plus the per-device rate count
+/// (on by default); a duplicate makes one.
 #[tokio::test]
 async fn a_new_press_makes_three_dynamodb_requests_and_a_duplicate_one() {
     let Some(world) = World::start("a_new_press_makes_three_dynamodb_requests").await else {
@@ -174,7 +175,7 @@ async fn a_new_press_makes_three_dynamodb_requests_and_a_duplicate_one() {
     let new = world.moto.stop_recording();
     assert_eq!(
         dynamodb_requests(&new),
-        ["UpdateItem", "UpdateItem", "UpdateItem"],
+        ["UpdateItem", "UpdateItem", "UpdateItem", "UpdateItem"],
         "{new:#?}"
     );
 

@@ -245,7 +245,7 @@ async fn twenty_presses_of_one_device_count_to_twenty() {
     let count = |op: &str| calls.iter().filter(|c| **c == op).count();
     assert_eq!(count("GetItem"), 20, "{calls:?}");
     assert_eq!(count("TransactWriteItems"), 20, "{calls:?}");
-    // The claim and the end of each press.
-    assert_eq!(count("UpdateItem"), 40, "{calls:?}");
-    assert_eq!(calls.len(), 80, "{calls:?}");
+    // The claim, the rate count and the end of each press.
+    assert_eq!(count("UpdateItem"), 60, "{calls:?}");
+    assert_eq!(calls.len(), 100, "{calls:?}");
 }

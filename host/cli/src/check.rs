@@ -16,7 +16,8 @@ use clickrules_aws::{
 };
 use clickrules_engine::text::escape_control;
 use clickrules_engine::{
-    BATTERY_EDGE_CASES, ClickType, Limits, PressError, StateChange, StateWrite,
+    BATTERY_EDGE_CASES, Click, ClickType, EventFormat, Limits, NormalisedEvent, PressError,
+    SourcePress, StateChange, StateWrite, simulated_event,
 };
 use clickrules_pipeline::{
     DecisionRecord, ErrorInfo, Failure, GuestRecord, GuestSource, MemoryLedger, NoSink,
@@ -25,7 +26,7 @@ use clickrules_pipeline::{
 use serde::Serialize;
 
 use crate::args::{EngineArgs, SettingsSource, deployment};
-use crate::press::simulated_event;
+use crate::press::classic_event;
 use crate::{remote, render};
 
 /// Wider action lists are cut in the table (`--json` has them whole).
@@ -68,6 +69,10 @@ pub struct SweepArgs {
     /// Also press with this real event (a JSON file, or - for stdin), as is; repeatable.
     #[arg(long = "event", value_name = "FILE|-")]
     pub events: Vec<PathBuf>,
+    /// Also press every gesture SOURCE can send, in its own message shape, and show the
+    /// coverage: what the guest does with each, flagging the gestures it fails on; repeatable.
+    #[arg(long = "source", value_name = "SOURCE", value_parser = crate::press::parse_source)]
+    pub sources: Vec<EventFormat>,
 }
 
 impl SweepArgs {
@@ -110,9 +115,16 @@ impl SweepArgs {
                 bytes,
             });
         }
+        let mut sources = Vec::new();
+        for source in &self.sources {
+            if !sources.contains(source) {
+                sources.push(*source);
+            }
+        }
         Ok(Sweep {
             serials,
             events,
+            sources,
             keep_going,
         })
     }
@@ -133,6 +145,7 @@ pub struct Event {
 pub struct Sweep {
     serials: Vec<String>,
     events: Vec<Event>,
+    sources: Vec<EventFormat>,
     keep_going: bool,
 }
 
@@ -170,6 +183,9 @@ struct Row {
     /// Which press of a sequence the row is, for the table (`SINGLE 2/3 +0.5 s`).
     #[serde(skip_serializing_if = "Option::is_none")]
     sequence: Option<String>,
+    /// The source whose message shape a coverage row pressed with (`--source`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<EventFormat>,
 }
 
 pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
@@ -217,6 +233,8 @@ pub async fn open(settings: &Settings) -> anyhow::Result<Composed<NoSink>> {
 /// The rows of a check and their tally.
 #[derive(Debug)]
 pub struct Checked {
+    /// The sources whose coverage was pressed.
+    sources: Vec<EventFormat>,
     source: SettingsSource,
     guest: GuestRecord,
     limits: Limits,
@@ -297,8 +315,9 @@ pub async fn evaluate(
                     outcomes: Vec::new(),
                     state: None,
                     sequence: None,
+                    source: None,
                 };
-                presses.push((row, simulated_event(serial, click_type, battery_mv)));
+                presses.push((row, classic_event(serial, click_type, battery_mv)));
             }
         }
     }
@@ -315,13 +334,50 @@ pub async fn evaluate(
             outcomes: Vec::new(),
             state: None,
             sequence: None,
+            source: None,
         };
         presses.push((row, event.bytes.clone()));
+    }
+    let serial = sweep
+        .serials
+        .first()
+        .map_or(SIMULATED_SERIAL, String::as_str);
+    let mut verified: Vec<Option<NormalisedEvent>> = vec![None; presses.len()];
+    // Each simulated press is its own: its own time, so its own counter and trace id.
+    let mut at_ms = now_ms();
+    for &source in &sweep.sources {
+        for &click_type in source.gestures() {
+            let row = Row {
+                click_type: Some(click_type),
+                battery_mv: None,
+                serial_number: Some(serial.to_string()),
+                event: None,
+                event_name: None,
+                result: Outcome::Skip,
+                decision: None,
+                failure: None,
+                outcomes: Vec::new(),
+                state: None,
+                sequence: None,
+                source: Some(source),
+            };
+            if source.is_https() {
+                // Signed requests: pressed as the verified press they become.
+                verified.push(Some(https_press(source, serial, click_type)));
+                presses.push((row, Vec::new()));
+            } else {
+                at_ms += 1;
+                let event = simulated_event(source, serial, click_type, None, at_ms)
+                    .map_err(|e| anyhow::anyhow!("--source {source}: {e}"))?;
+                verified.push(None);
+                presses.push((row, event));
+            }
+        }
     }
 
     let mut rows = Vec::with_capacity(presses.len());
     let mut stop = false;
-    for (number, (mut row, event)) in presses.into_iter().enumerate() {
+    for (number, ((mut row, event), verified)) in presses.into_iter().zip(verified).enumerate() {
         if stop {
             rows.push(row);
             continue;
@@ -331,7 +387,12 @@ pub async fn evaluate(
         if let AnyLedger::Memory(ledger) = pipeline.ledger() {
             ledger.clear_states();
         }
-        let result = pipeline.press(PressRequest::new(&request_id, &event)).await;
+        let result = pipeline
+            .press(PressRequest {
+                normalised: verified.as_ref(),
+                ..PressRequest::new(&request_id, &event)
+            })
+            .await;
         // A runaway guest costs the full budget on every press; one proof is enough.
         if let Some(Failure::Press(
             PressError::Deadline { .. } | PressError::FuelExhausted { .. },
@@ -365,6 +426,7 @@ pub async fn evaluate(
     let failed = rows.iter().filter(|r| r.result == Outcome::Fail).count();
     let skipped = rows.iter().filter(|r| r.result == Outcome::Skip).count();
     Ok(Checked {
+        sources: sweep.sources.clone(),
         source,
         guest,
         limits: pipeline.engine().limits(),
@@ -501,7 +563,54 @@ impl Checked {
                 failures.len() - MAX_FAILURES_LISTED
             )?;
         }
+        self.coverage(&mut out)?;
         Ok(out)
+    }
+}
+
+impl Checked {
+    /// The coverage matrix: for each `--source`, every gesture it can send and what the guest
+    /// does with it; gestures the guest fails on are flagged.
+    fn coverage(&self, out: &mut String) -> std::fmt::Result {
+        for &source in &self.sources {
+            writeln!(out)?;
+            writeln!(
+                out,
+                "coverage   {source}: the gestures it sends, and what the guest does with each"
+            )?;
+            for row in self.rows.iter().filter(|r| r.source == Some(source)) {
+                let c = describe(row);
+                let click = row.click_type.map_or("-", ClickType::as_str);
+                let flag = match row.result {
+                    Outcome::Fail => "  <- the guest fails on this gesture",
+                    _ => "",
+                };
+                writeln!(
+                    out,
+                    "  {click:<7} {:<4}  {}{flag}",
+                    c.result,
+                    clip(&c.what, MAX_ACTIONS_WIDTH)
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A press from an HTTPS source as the webhook function hands it on once verified.
+fn https_press(source: EventFormat, serial: &str, click_type: ClickType) -> NormalisedEvent {
+    NormalisedEvent {
+        format: source,
+        presses: vec![SourcePress {
+            click: Click {
+                source: source.as_str().into(),
+                ..Click::new(serial, click_type, None, now_ms())
+            },
+            device_counter: None,
+        }],
+        skipped: Vec::new(),
+        trace_id: None,
+        topic: None,
     }
 }
 
@@ -517,6 +626,9 @@ struct Cells {
 fn describe(row: &Row) -> Cells {
     let click = match (&row.event_name, row.click_type) {
         _ if row.sequence.is_some() => row.sequence.clone().unwrap_or_default(),
+        (None, Some(click)) if row.source.is_some() => {
+            format!("{} {}", row.source.map_or("", EventFormat::as_str), click)
+        }
         (Some(name), _) => format!("event {}", escape_control(name)),
         (None, Some(click)) => click.as_str().to_string(),
         (None, None) => "-".to_string(),
@@ -602,7 +714,7 @@ async fn sequences(pipeline: &DeploymentPipeline<NoSink>, serial: &str) -> Vec<R
     let mut rows = Vec::new();
     for click_type in ClickType::CLASSIC {
         ledger.clear_states();
-        let event = simulated_event(serial, click_type, None);
+        let event = classic_event(serial, click_type, None);
         let mut at = start;
         let mut longest_ttl_s = 0u64;
         for step in 1..=3 {
@@ -650,6 +762,7 @@ async fn sequences(pipeline: &DeploymentPipeline<NoSink>, serial: &str) -> Vec<R
                 outcomes: record.outcomes,
                 state: record.state,
                 sequence: Some(label),
+                source: None,
             });
         }
     }

@@ -9,6 +9,7 @@ mod remote;
 mod render;
 mod state_file;
 mod upload;
+mod webhook;
 
 use std::process::ExitCode;
 

@@ -13,14 +13,17 @@ use std::sync::Arc;
 use clickrules_aws::{
     Extras, GUEST_LOCATION_FORMS, GuestLocation, InitError, Mode, Settings, compose_with,
 };
-use clickrules_engine::ClickType;
 use clickrules_engine::text::escape_control;
+use clickrules_engine::{
+    Click, ClickType, EventFormat, NormalisedEvent, SourcePress, simulated_event,
+};
 use clickrules_pipeline::{NoSink, PressRequest};
 
 use crate::args::EngineArgs;
 use crate::remote;
 use crate::render;
 use crate::state_file;
+use crate::webhook::{self, WebhookArgs};
 
 /// A serial that cannot be mistaken for a real device in logs.
 const SIMULATED_SERIAL: &str = "G030SIMULATED001";
@@ -29,6 +32,7 @@ const SIMULATED_SERIAL: &str = "G030SIMULATED001";
 pub enum ClickArg {
     Single,
     Double,
+    Triple,
     Long,
 }
 
@@ -37,9 +41,15 @@ impl From<ClickArg> for ClickType {
         match c {
             ClickArg::Single => ClickType::Single,
             ClickArg::Double => ClickType::Double,
+            ClickArg::Triple => ClickType::Triple,
             ClickArg::Long => ClickType::Long,
         }
     }
+}
+
+/// `--source NAME`, checked against the source names.
+pub(crate) fn parse_source(raw: &str) -> Result<EventFormat, String> {
+    raw.parse()
 }
 
 #[derive(Debug, Args)]
@@ -48,9 +58,14 @@ pub struct PressArgs {
     /// else the built-in guest).
     #[arg(long, value_name = "PATH|S3-URI")]
     guest: Option<String>,
-    /// How the button is pressed.
+    /// How the button is pressed (triple: sources that have one, e.g. --source shelly-gen2).
     #[arg(long, value_enum, default_value = "single", conflicts_with = "event")]
     click: ClickArg,
+    /// Which kind of button to simulate: its message goes through that source's
+    /// normalisation (iot-button, iot-1-click, shelly-gen1, shelly-gen2, zigbee2mqtt; flic and
+    /// webhook are simulated as already verified presses).
+    #[arg(long, value_name = "SOURCE", default_value = "iot-button", value_parser = parse_source, conflicts_with = "event")]
+    source: EventFormat,
     /// Serial number of the simulated button.
     #[arg(long, default_value = SIMULATED_SERIAL, conflicts_with = "event")]
     serial: String,
@@ -83,6 +98,8 @@ pub struct PressArgs {
     /// UTC offset guests see are judged then (default: now).
     #[arg(long, value_name = "RFC3339", value_parser = parse_time)]
     now: Option<u64>,
+    #[command(flatten)]
+    webhook: WebhookArgs,
     #[command(flatten)]
     engine: EngineArgs,
 }
@@ -122,7 +139,9 @@ pub fn run(args: PressArgs) -> anyhow::Result<ExitCode> {
     let extras = Extras {
         local_ledger: local_ledger.clone(),
     };
-    let result = remote::runtime()?.block_on(async {
+    let http = webhook::is_function_url(&event);
+    let simulated = simulated_https(&args);
+    let results = remote::runtime()?.block_on(async {
         let runtime = compose_with(&settings, mode, NoSink, extras)
             .await
             .map_err(|e| match e {
@@ -137,26 +156,84 @@ pub fn run(args: PressArgs) -> anyhow::Result<ExitCode> {
             deadline_ms: None,
             received_at_ms: args.now,
             function_arn: None,
+            normalised: simulated.as_ref(),
+            min_dedupe_window_ms: None,
         };
-        anyhow::Ok(runtime.pipeline.press(request).await)
+        if http {
+            let entry = args.webhook.entry()?;
+            let now = args.now.unwrap_or_else(now_ms);
+            let (response, result) = entry.handle(&runtime.pipeline, request, now).await;
+            eprintln!(
+                "webhook    HTTP {} {}",
+                response.status_code,
+                response.body.as_deref().unwrap_or_default()
+            );
+            return anyhow::Ok(vec![result]);
+        }
+        anyhow::Ok(runtime.pipeline.deliver(request).await.into_presses())
     })?;
     if let (Some(path), Some(ledger)) = (&args.state, &local_ledger) {
         state_file::write(path, ledger)?;
     }
 
-    let record = &result.record;
     if args.json {
-        render::emit(&format!("{}\n", serde_json::to_string_pretty(record)?))?;
+        let json = match results.as_slice() {
+            [one] => serde_json::to_string_pretty(&one.record)?,
+            all => serde_json::to_string_pretty(&serde_json::json!({
+                "presses": all.iter().map(|r| &r.record).collect::<Vec<_>>(),
+            }))?,
+        };
+        render::emit(&format!("{json}\n"))?;
     } else {
-        render::emit(&render::record(record))?;
+        let tables: Vec<String> = results.iter().map(|r| render::record(&r.record)).collect();
+        render::emit(&tables.join("\n"))?;
     }
-    Ok(match &record.failure {
-        None => ExitCode::SUCCESS,
-        Some(failure) => {
+    let mut code = ExitCode::SUCCESS;
+    for result in &results {
+        if let Some(failure) = &result.record.failure {
             eprintln!("error: {}", escape_control(&failure.message));
-            ExitCode::FAILURE
+            if failure.kind == "source_disabled" && !args.webhook.has_secret() {
+                eprintln!(
+                    "hint: a generic webhook request is verified with its secret: pass --webhook-secret FILE"
+                );
+            }
+            code = ExitCode::FAILURE;
         }
+    }
+    Ok(code)
+}
+
+/// A simulated press from an HTTPS source: its requests are signed, so it is handed to the
+/// pipeline as a press already verified.
+fn simulated_https(args: &PressArgs) -> Option<NormalisedEvent> {
+    if args.event.is_some() || !args.source.is_https() {
+        return None;
+    }
+    let click = Click {
+        source: args.source.as_str().into(),
+        ..Click::new(
+            args.serial.clone(),
+            args.click.into(),
+            args.battery_mv,
+            args.now.unwrap_or_else(now_ms),
+        )
+    };
+    Some(NormalisedEvent {
+        format: args.source,
+        presses: vec![SourcePress {
+            click,
+            device_counter: None,
+        }],
+        skipped: Vec::new(),
+        trace_id: None,
+        topic: None,
     })
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 fn read_event(args: &PressArgs) -> anyhow::Result<Vec<u8>> {
@@ -171,11 +248,18 @@ fn read_event(args: &PressArgs) -> anyhow::Result<Vec<u8>> {
         Some(path) => {
             std::fs::read(path).with_context(|| format!("cannot read event {}", path.display()))?
         }
-        None => simulated_event(&args.serial, args.click.into(), args.battery_mv),
+        None if args.source.is_https() => Vec::new(),
+        None => simulated_event(
+            args.source,
+            &args.serial,
+            args.click.into(),
+            args.battery_mv,
+            args.now.unwrap_or_else(now_ms),
+        )
+        .map_err(|e| anyhow::anyhow!("--source {} --click: {e}", args.source))?,
     })
 }
 
-/// The message a classic IoT button publishes, so a simulated press takes the production path.
 /// An RFC 3339 time as ms since the epoch.
 fn parse_time(raw: &str) -> Result<u64, String> {
     let at: jiff::Timestamp = raw
@@ -185,13 +269,7 @@ fn parse_time(raw: &str) -> Result<u64, String> {
         .map_err(|_| format!("{raw:?} is before 1970, when presses began"))
 }
 
-pub(crate) fn simulated_event(serial: &str, click: ClickType, battery_mv: Option<u32>) -> Vec<u8> {
-    let mut event = serde_json::json!({
-        "serialNumber": serial,
-        "clickType": click.as_str(),
-    });
-    if let Some(mv) = battery_mv {
-        event["batteryVoltage"] = format!("{mv}mV").into();
-    }
-    event.to_string().into_bytes()
+/// The message a classic IoT button publishes, so a simulated press takes the production path.
+pub(crate) fn classic_event(serial: &str, click: ClickType, battery_mv: Option<u32>) -> Vec<u8> {
+    simulated_event(EventFormat::IotButton, serial, click, battery_mv, 0).unwrap_or_default()
 }

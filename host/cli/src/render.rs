@@ -35,10 +35,12 @@ pub fn record(r: &PressRecord) -> String {
     let mut out = String::new();
     let press = match &r.click {
         Some(c) => {
-            let battery = c.battery_mv.map_or_else(
-                || "battery not reported".to_string(),
-                |mv| format!("battery {mv} mV"),
-            );
+            let battery = match (c.battery_mv, c.battery_pct) {
+                (Some(mv), Some(pct)) => format!("battery {mv} mV, {pct}%"),
+                (Some(mv), None) => format!("battery {mv} mV"),
+                (None, Some(pct)) => format!("battery {pct}%"),
+                (None, None) => "battery not reported".to_string(),
+            };
             let format = r.event_format.map_or("click", |f| f.as_str());
             format!(
                 "{} from {} ({battery}), {format} event",
@@ -46,9 +48,25 @@ pub fn record(r: &PressRecord) -> String {
                 esc(&c.serial_number)
             )
         }
+        None if !r.skipped.is_empty() => format!(
+            "no press in this {} message",
+            r.event_format.map_or("event", |f| f.as_str())
+        ),
         None => "not recognised".into(),
     };
     let _ = writeln!(out, "press      {press}");
+    for skipped in &r.skipped {
+        let _ = writeln!(
+            out,
+            "skipped    {}{}: {}",
+            skipped.kind.as_str(),
+            skipped
+                .device
+                .as_ref()
+                .map_or_else(String::new, |d| format!(" from {}", esc(d))),
+            esc(&skipped.detail)
+        );
+    }
     if let Some(g) = &r.guest {
         let _ = writeln!(
             out,

@@ -363,7 +363,7 @@ fn bad_arguments_are_usage_errors() {
         "{}",
         stderr(&out)
     );
-    let out = clickrules(&["press", "--click", "triple"]);
+    let out = clickrules(&["press", "--click", "quadruple"]);
     assert_eq!(out.status.code(), Some(2));
 }
 

@@ -22,7 +22,7 @@ use crate::decision::{Decision, Output};
 use crate::device_state::{DeviceState, StateBuffer};
 use crate::epoch::EpochTicker;
 use crate::error::{LoadError, PressError};
-use crate::event::{Click, ClickType, normalise_event};
+use crate::event::{Click, ClickType, EventError, normalise_event};
 use crate::guest::{self, Guest, GuestBytes, error_text, sha256_hex};
 use crate::off_runtime::run_off_runtime;
 use crate::regions::is_known_region;
@@ -226,7 +226,27 @@ impl Engine {
         match normalise_event(event, now_ms()) {
             Ok(event) => {
                 decision.event_format = Some(event.format);
-                self.run_anywhere(guest, event.click, &DeviceState::default(), &mut decision);
+                match event.presses.into_iter().next() {
+                    Some(press) => self.run_anywhere(
+                        guest,
+                        press.click,
+                        &DeviceState::default(),
+                        &mut decision,
+                    ),
+                    None => {
+                        let detail = event
+                            .skipped
+                            .first()
+                            .map_or_else(|| "no press in it".to_string(), |s| s.detail.clone());
+                        decision.error = Some(
+                            EventError::NotAPress {
+                                format: event.format.as_str(),
+                                detail,
+                            }
+                            .into(),
+                        );
+                    }
+                }
             }
             Err(e) => decision.error = Some(e.into()),
         }

@@ -71,8 +71,14 @@ pub use prevalidate::{CompileLimit, CompileStats, compile_stats};
 // Events in: the formats, the normalised click, and their errors.
 pub use event::{
     BATTERY_EDGE_CASES, Click, ClickType, EventError, EventFormat, MAX_SERIAL_BYTES,
-    NormalisedEvent, TRACE_ID_FIELD, normalise_event,
+    NormaliseOptions, NormalisedEvent, SimulateError, SkipKind, Skipped, SourcePress, TOPIC_FIELD,
+    TRACE_ID_FIELD, Z2mGesture, ZIGBEE2MQTT_ACTIONS, normalise_event, normalise_event_with, quote,
+    simulated_event,
 };
+
+// JSON as every reader of an untrusted message must see it: no key twice.
+pub use event::json_kind;
+pub use unique_json::{ParseError as JsonParseError, parse as parse_unique_json};
 
 // Actions out: what a guest may ask for and how a list is validated.
 pub use action::{Action, ValidationError, ValidationPolicy, validate_actions, validate_region};

@@ -12,15 +12,38 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 /// Where parsing stopped.
-pub(crate) enum ParseError {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParseError {
     /// `key` appeared twice in one object (at `path`, dotted, `""` for the top level).
-    Duplicate { path: String, key: String },
+    Duplicate {
+        /// The object holding it.
+        path: String,
+        /// The repeated key.
+        key: String,
+    },
     /// Not JSON, with serde_json's message (line and column).
     Json(String),
 }
 
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParseError::Duplicate { path, key } if path.is_empty() => {
+                write!(f, "the key {key:?} appears twice; each key may appear once")
+            }
+            ParseError::Duplicate { path, key } => {
+                write!(
+                    f,
+                    "the key {key:?} appears twice in {path}; each key may appear once"
+                )
+            }
+            ParseError::Json(message) => f.write_str(message),
+        }
+    }
+}
+
 /// Parses `bytes` as one JSON value with no duplicate keys in any object.
-pub(crate) fn parse(bytes: &[u8]) -> Result<Value, ParseError> {
+pub fn parse(bytes: &[u8]) -> Result<Value, ParseError> {
     let duplicate = RefCell::new(None);
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let seed = Unique {

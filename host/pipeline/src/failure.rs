@@ -112,6 +112,37 @@ pub enum Failure {
         /// The guest.
         guest: String,
     },
+    /// The device is not in the source's allow-list (`CLICKRULES_ALLOWED_DEVICES`): nothing
+    /// ran.
+    #[error(
+        "{source_name} device {device} is not in the allow-list (CLICKRULES_ALLOWED_DEVICES); nothing was done"
+    )]
+    UnknownDevice {
+        /// The source.
+        source_name: &'static str,
+        /// The device as normalised.
+        device: String,
+    },
+    /// The device pressed more often than the limit allows this minute: nothing ran, so a
+    /// stuck button or a flood cannot run up invocations of the snapshot function.
+    #[error(
+        "{device} was pressed more than {limit_per_minute} times this minute (CLICKRULES_RATE_LIMIT_PER_MINUTE); nothing was done"
+    )]
+    RateLimited {
+        /// The device (`<source>#<device>`).
+        device: String,
+        /// The limit.
+        limit_per_minute: u32,
+    },
+    /// An HTTPS request was refused before anything ran: a bad or missing signature, an
+    /// unknown button, a wrong method, content type or size.
+    #[error("the request was refused ({kind}): {message}")]
+    Refused {
+        /// A stable name: `unauthorized`, `method_not_allowed`, `body_too_large`, ...
+        kind: &'static str,
+        /// The precise reason, for the record (the caller is told less).
+        message: String,
+    },
 }
 
 impl Failure {
@@ -127,6 +158,9 @@ impl Failure {
             Self::Repeated { .. } => "repeated",
             Self::StateConflict { .. } => "state_conflict",
             Self::StateUnavailable { .. } => "state_unavailable",
+            Self::UnknownDevice { .. } => "unknown_device",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::Refused { kind, .. } => kind,
         }
     }
 
@@ -148,7 +182,19 @@ impl Failure {
             Self::Repeated { .. } => false,
             Self::StateConflict { .. } => true,
             Self::StateUnavailable { .. } => false,
+            Self::UnknownDevice { .. } | Self::RateLimited { .. } | Self::Refused { .. } => false,
         }
+    }
+
+    /// Whether the press belongs in the dead-letter queue when no retry can fix it: not a
+    /// press the deployment turned away on purpose (a flood, an unknown device, a forged
+    /// request), which would fill the queue with what an attacker sends.
+    pub fn is_dead_letter(&self) -> bool {
+        !self.is_retryable()
+            && !matches!(
+                self,
+                Self::UnknownDevice { .. } | Self::RateLimited { .. } | Self::Refused { .. }
+            )
     }
 
     /// As the record carries it.

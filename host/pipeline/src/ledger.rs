@@ -124,6 +124,29 @@ pub trait Ledger: Send + Sync {
         now_ms: u64,
     ) -> impl Future<Output = Result<Claim, LedgerError>> + Send;
 
+    /// Claims a press identified by a device's own counter, which wraps and resets on reboot:
+    /// as [`Ledger::claim`], except that a complete entry for a press received before
+    /// `fresh_after_ms` and delivered under another request id is an earlier press that
+    /// reused the counter, and is replaced. (A redelivery of the same invocation keeps its
+    /// request id however late it comes, and stays a duplicate.)
+    fn claim_windowed(
+        &self,
+        press_id: &str,
+        lease_until_ms: u64,
+        now_ms: u64,
+        fresh_after_ms: u64,
+        request_id: &str,
+    ) -> impl Future<Output = Result<Claim, LedgerError>> + Send;
+
+    /// Counts a press of `device` in the minute holding `now_ms`; `false` when the device has
+    /// made `limit` presses this minute already (the press is then not counted).
+    fn admit(
+        &self,
+        device: &DeviceKey,
+        limit: u32,
+        now_ms: u64,
+    ) -> impl Future<Output = Result<bool, LedgerError>> + Send;
+
     /// The device's state as committed, strongly consistent (state lives beside the presses).
     fn load_state(
         &self,
@@ -159,6 +182,16 @@ pub trait Ledger: Send + Sync {
     ) -> impl Future<Output = Result<(), LedgerError>> + Send;
 }
 
+/// Whether a complete `stored` press under a device counter is an earlier press that reused
+/// the counter: received before `fresh_after_ms`, by another invocation than `request_id`.
+pub fn is_earlier_press(stored: &PressRecord, fresh_after_ms: u64, request_id: &str) -> bool {
+    stored.request_id != request_id
+        && stored
+            .click
+            .as_ref()
+            .is_some_and(|c| c.received_at_ms < fresh_after_ms)
+}
+
 /// No ledger: every delivery runs in full.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoLedger;
@@ -170,6 +203,22 @@ impl Ledger for NoLedger {
 
     async fn claim(&self, _: &str, _: u64, _: u64) -> Result<Claim, LedgerError> {
         Ok(Claim::New { attempt: 1 })
+    }
+
+    async fn claim_windowed(
+        &self,
+        _: &str,
+        _: u64,
+        _: u64,
+        _: u64,
+        _: &str,
+    ) -> Result<Claim, LedgerError> {
+        Ok(Claim::New { attempt: 1 })
+    }
+
+    /// Without a ledger nothing is counted: rate limits need the ledger table.
+    async fn admit(&self, _: &DeviceKey, _: u32, _: u64) -> Result<bool, LedgerError> {
+        Ok(true)
     }
 
     async fn load_state(&self, _: &DeviceKey) -> Result<StoredState, LedgerError> {
@@ -213,6 +262,26 @@ impl<L: Ledger> Ledger for std::sync::Arc<L> {
         now_ms: u64,
     ) -> impl Future<Output = Result<Claim, LedgerError>> + Send {
         (**self).claim(press_id, lease_until_ms, now_ms)
+    }
+
+    fn claim_windowed(
+        &self,
+        press_id: &str,
+        lease_until_ms: u64,
+        now_ms: u64,
+        fresh_after_ms: u64,
+        request_id: &str,
+    ) -> impl Future<Output = Result<Claim, LedgerError>> + Send {
+        (**self).claim_windowed(press_id, lease_until_ms, now_ms, fresh_after_ms, request_id)
+    }
+
+    fn admit(
+        &self,
+        device: &DeviceKey,
+        limit: u32,
+        now_ms: u64,
+    ) -> impl Future<Output = Result<bool, LedgerError>> + Send {
+        (**self).admit(device, limit, now_ms)
     }
 
     fn load_state(

@@ -34,6 +34,7 @@ mod executor;
 mod failure;
 mod ledger;
 mod memory_ledger;
+mod policy;
 mod press;
 mod record;
 mod sink;
@@ -47,9 +48,13 @@ pub use executor::{
     SnapshotTarget, snapshot_payload,
 };
 pub use failure::{Failure, SourceFailure};
-pub use ledger::{Claim, End, Lease, Ledger, LedgerError, NoLedger};
+pub use ledger::{Claim, End, Lease, Ledger, LedgerError, NoLedger, is_earlier_press};
 pub use memory_ledger::MemoryLedger;
-pub use press::{Disposition, MAX_STATE_ATTEMPTS, Pipeline, PressRequest, PressResult};
+pub use policy::{
+    AllowedDevices, AllowedDevicesError, DEFAULT_DEDUPE_WINDOW_SECONDS,
+    DEFAULT_RATE_LIMIT_PER_MINUTE, PressPolicy,
+};
+pub use press::{Delivery, Disposition, MAX_STATE_ATTEMPTS, Pipeline, PressRequest, PressResult};
 pub use record::{
     DecisionRecord, ErrorInfo, FallbackRecord, FetchKind, GuestRecord, LOGGED_STATE_VALUE_BYTES,
     LedgerOutcome, LedgerRecord, OutcomeRecord, OutcomeStatus, PressRecord, StateRecord,

@@ -30,6 +30,8 @@ enum Entry {
 #[derive(Debug, Default)]
 pub struct MemoryLedger {
     entries: Mutex<HashMap<String, Entry>>,
+    /// Presses per device per minute: `(device, minute) -> count`.
+    rates: Mutex<HashMap<(DeviceKey, u64), u32>>,
     states: Mutex<HashMap<DeviceKey, StoredState>>,
     requests: AtomicU64,
 }
@@ -139,6 +141,46 @@ fn ended(end: End, attempt: u32, record: &PressRecord, decided: bool) -> Entry {
 impl Ledger for MemoryLedger {
     fn is_on(&self) -> bool {
         true
+    }
+
+    async fn claim_windowed(
+        &self,
+        press_id: &str,
+        lease_until_ms: u64,
+        now_ms: u64,
+        fresh_after_ms: u64,
+        request_id: &str,
+    ) -> Result<Claim, LedgerError> {
+        {
+            let mut entries = self.lock();
+            let stale = matches!(
+                entries.get(press_id),
+                Some(Entry::Complete { record }) if crate::ledger::is_earlier_press(record, fresh_after_ms, request_id)
+            );
+            if stale {
+                entries.remove(press_id);
+            }
+        }
+        self.claim(press_id, lease_until_ms, now_ms).await
+    }
+
+    async fn admit(
+        &self,
+        device: &DeviceKey,
+        limit: u32,
+        now_ms: u64,
+    ) -> Result<bool, LedgerError> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let mut rates = self
+            .rates
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let count = rates.entry((device.clone(), now_ms / 60_000)).or_insert(0);
+        if *count >= limit {
+            return Ok(false);
+        }
+        *count += 1;
+        Ok(true)
     }
 
     async fn claim(

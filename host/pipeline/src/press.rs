@@ -9,11 +9,15 @@
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use clickrules_engine::{Click, Decision, Engine, PressError, normalise_event};
+use clickrules_engine::{
+    Click, Decision, Engine, EventFormat, NormalisedEvent, PressError, Skipped,
+    normalise_event_with,
+};
 
 use crate::executor::{ActionContext, ActionError, Executor};
 use crate::failure::{Failure, SourceFailure, press_error_info};
 use crate::ledger::{Claim, End, Lease, Ledger, LedgerError, NoLedger};
+use crate::policy::PressPolicy;
 use crate::record::{
     DecisionRecord, ErrorInfo, FallbackRecord, LedgerOutcome, LedgerRecord, OutcomeRecord,
     OutcomeStatus, PressRecord, StateRecord,
@@ -25,6 +29,9 @@ use crate::zone::Zone;
 
 /// How long a press holds its ledger lease when the caller gives no deadline (the CLI).
 const DEFAULT_LEASE_MS: u64 = 60_000;
+
+/// Failure kinds of presses the deployment turned away on purpose: never dead-lettered.
+const TURNED_AWAY: [&str; 2] = ["unknown_device", "rate_limited"];
 
 /// How many times a press is decided when other presses of the same device keep committing
 /// their state first; then it fails with a retryable `state_conflict`, and the platform's
@@ -47,6 +54,13 @@ pub struct PressRequest<'a> {
     pub received_at_ms: Option<u64>,
     /// The function ARN the delivery invoked, named in a dead letter (the Lambda knows it).
     pub function_arn: Option<&'a str>,
+    /// The event already normalised (an HTTPS request verified by the webhook entry); the
+    /// pipeline then does not parse `event`, which is kept for the dead letter.
+    pub normalised: Option<&'a NormalisedEvent>,
+    /// The least time a device counter in this delivery identifies its press, ms, when the
+    /// source needs longer than the policy's window: a signed webhook stays authentic (and so
+    /// replayable) for its whole tolerance.
+    pub min_dedupe_window_ms: Option<u64>,
 }
 
 impl<'a> PressRequest<'a> {
@@ -59,8 +73,63 @@ impl<'a> PressRequest<'a> {
             deadline_ms: None,
             received_at_ms: None,
             function_arn: None,
+            normalised: None,
+            min_dedupe_window_ms: None,
         }
     }
+}
+
+/// Every press one delivery carried (a Shelly Gen2 frame may carry several; a state report
+/// none), and what the caller must do with the delivery.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// One result per press, in the device's order; one result for a delivery that is no
+    /// press or could not be read.
+    pub presses: Vec<PressResult>,
+    /// The delivery's fate: failed if any press must be retried (the ledger then answers the
+    /// done ones as duplicates), dead-lettered if any was, else done.
+    pub disposition: Disposition,
+}
+
+impl Delivery {
+    fn of(presses: Vec<PressResult>) -> Self {
+        let any = |d: Disposition| presses.iter().any(|p| p.disposition == d);
+        let disposition = if any(Disposition::Fail) {
+            Disposition::Fail
+        } else if any(Disposition::DeadLettered) {
+            Disposition::DeadLettered
+        } else {
+            Disposition::Done
+        };
+        Self {
+            presses,
+            disposition,
+        }
+    }
+
+    /// The result that speaks for the delivery: the first that must be retried, else the first
+    /// that failed, else the first.
+    pub fn main(&self) -> &PressResult {
+        self.presses
+            .iter()
+            .find(|p| p.disposition == Disposition::Fail)
+            .or_else(|| self.presses.iter().find(|p| p.failure.is_some()))
+            .unwrap_or(&self.presses[0])
+    }
+
+    /// The results, taking ownership.
+    pub fn into_presses(self) -> Vec<PressResult> {
+        self.presses
+    }
+}
+
+/// One press of a delivery, ready to run.
+struct Prepared {
+    click: Click,
+    press_id: String,
+    /// The press id is a device counter: dedupe within the window only.
+    windowed: bool,
+    skipped: Vec<Skipped>,
 }
 
 /// What the caller must do with the delivery.
@@ -99,6 +168,8 @@ pub struct Pipeline<S, E, L = NoLedger, D = NoDeadLetters, R = NoSink> {
     fallback: Option<CurrentGuest>,
     /// The deployment's zone, for `click.utc_offset_minutes`; UTC when `None`.
     zone: Option<Zone>,
+    /// Which sources and devices are accepted, how often, and the dedupe window.
+    policy: PressPolicy,
 }
 
 impl<S: GuestSource, E: Executor> Pipeline<S, E> {
@@ -113,6 +184,7 @@ impl<S: GuestSource, E: Executor> Pipeline<S, E> {
             sink: NoSink,
             fallback: None,
             zone: None,
+            policy: PressPolicy::default(),
         }
     }
 }
@@ -129,6 +201,7 @@ impl<S, E, L, D, R> Pipeline<S, E, L, D, R> {
             sink: self.sink,
             fallback: self.fallback,
             zone: self.zone,
+            policy: self.policy,
         }
     }
 
@@ -143,6 +216,7 @@ impl<S, E, L, D, R> Pipeline<S, E, L, D, R> {
             sink: self.sink,
             fallback: self.fallback,
             zone: self.zone,
+            policy: self.policy,
         }
     }
 
@@ -157,6 +231,7 @@ impl<S, E, L, D, R> Pipeline<S, E, L, D, R> {
             sink,
             fallback: self.fallback,
             zone: self.zone,
+            policy: self.policy,
         }
     }
 
@@ -164,6 +239,17 @@ impl<S, E, L, D, R> Pipeline<S, E, L, D, R> {
     pub fn with_zone(mut self, zone: Option<Zone>) -> Self {
         self.zone = zone;
         self
+    }
+
+    /// Accepts presses under `policy`.
+    pub fn with_policy(mut self, policy: PressPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The press policy.
+    pub fn policy(&self) -> &PressPolicy {
+        &self.policy
     }
 
     /// Lets `guest` decide when the configured guest fails.
@@ -211,22 +297,135 @@ where
     D: DeadLetters,
     R: RecordSink,
 {
-    /// Runs one delivery of a press. Never panics on bad input or a misbehaving guest: every
-    /// outcome is a record, handed to the sink and returned.
+    /// Runs one delivery and returns the result that speaks for it ([`Delivery::main`]):
+    /// for callers whose events carry one press.
     pub async fn press(&self, request: PressRequest<'_>) -> PressResult {
+        let delivery = self.deliver(request).await;
+        let main = delivery.main().clone();
+        PressResult {
+            disposition: delivery.disposition,
+            ..main
+        }
+    }
+
+    /// Runs one delivery: every press it carries, each with its own id, claim and record.
+    /// Never panics on bad input or a misbehaving guest: every outcome is a record, handed to
+    /// the sink and returned.
+    pub async fn deliver(&self, request: PressRequest<'_>) -> Delivery {
         let started = Instant::now();
-        let mut record = PressRecord::new(request.request_id, self.executor.executes());
-        let outcome = self.run(&request, &mut record).await;
+        let received_at = request.received_at_ms.unwrap_or_else(now_ms);
+        let parsed;
+        let event = match request.normalised {
+            Some(event) => event,
+            None => match normalise_event_with(request.event, received_at, &self.policy.sources) {
+                Ok(event) => {
+                    parsed = event;
+                    &parsed
+                }
+                Err(e) => {
+                    let record = PressRecord::new(request.request_id, self.executor.executes());
+                    let failure = Failure::Press(PressError::Event(e));
+                    return Delivery::of(vec![
+                        self.finish(&request, started, record, Err(failure)).await,
+                    ]);
+                }
+            },
+        };
+        let mut results = Vec::with_capacity(event.presses.len().max(1));
+        if event.presses.is_empty() {
+            // A state report, a button-down edge, an unsupported gesture: recorded, not run.
+            let mut record = PressRecord::new(request.request_id, self.executor.executes());
+            record.event_format = Some(event.format);
+            record.press_id = base_press_id(&request, event);
+            record.skipped.clone_from(&event.skipped);
+            record.ok = true;
+            results.push(
+                self.finish(&request, started, record, Ok(Disposition::Done))
+                    .await,
+            );
+            return Delivery::of(results);
+        }
+        for prepared in self.prepare(&request, event) {
+            let started = Instant::now();
+            let mut record = PressRecord::new(request.request_id, self.executor.executes());
+            record.event_format = Some(event.format);
+            let outcome = self.run(&request, &mut record, prepared).await;
+            results.push(self.finish(&request, started, record, outcome).await);
+        }
+        Delivery::of(results)
+    }
+
+    /// Records a delivery turned away before it was a press (a forged or malformed HTTPS
+    /// request): one record with `failure`, nothing run, nothing dead-lettered.
+    pub async fn refuse(&self, request: PressRequest<'_>, failure: Failure) -> PressResult {
+        let record = PressRecord::new(request.request_id, self.executor.executes());
+        self.finish(&request, Instant::now(), record, Err(failure))
+            .await
+    }
+
+    /// Each press of the event with its id: the caller's, else the device's own counter (a
+    /// redelivery of the same device event carries it), else the delivery's trace id, else the
+    /// request id; with the press's index when the event carries several.
+    fn prepare(&self, request: &PressRequest<'_>, event: &NormalisedEvent) -> Vec<Prepared> {
+        let several = event.presses.len() > 1;
+        let base = base_press_id(request, event);
+        event
+            .presses
+            .iter()
+            .enumerate()
+            .map(|(i, press)| {
+                let indexed = || {
+                    if several {
+                        format!("{base}#{i}")
+                    } else {
+                        base.clone()
+                    }
+                };
+                let (press_id, windowed) = match (request.press_id, &press.device_counter) {
+                    (Some(_), _) | (None, None) => (indexed(), false),
+                    (None, Some(counter)) => (counter.clone(), true),
+                };
+                let mut click = press.click.clone();
+                click.press_id.clone_from(&press_id);
+                if let Some(zone) = &self.zone {
+                    click.utc_offset_minutes = zone.offset_minutes(click.received_at_ms);
+                }
+                Prepared {
+                    click,
+                    press_id,
+                    windowed,
+                    skipped: if i == 0 {
+                        event.skipped.clone()
+                    } else {
+                        Vec::new()
+                    },
+                }
+            })
+            .collect()
+    }
+
+    /// Ends a press's record: failure, dead letter, duration, sink.
+    async fn finish(
+        &self,
+        request: &PressRequest<'_>,
+        started: Instant,
+        mut record: PressRecord,
+        outcome: Result<Disposition, Failure>,
+    ) -> PressResult {
         let (failure, mut disposition) = match outcome {
             Ok(done) => (None, done),
+            Err(f) if f.is_retryable() => (Some(f), Disposition::Fail),
+            // Turned away on purpose (unknown device, rate limit, refused request): recorded,
+            // and the delivery ends, since no retry changes the answer.
+            Err(f) if !f.is_dead_letter() => (Some(f), Disposition::Done),
             Err(f) => (Some(f), Disposition::Fail),
         };
         if let Some(f) = &failure {
             record.ok = false;
             record.failure = Some(f.info());
-            if !f.is_retryable() && !record.dead_lettered && self.dead_letters.is_on() {
+            if f.is_dead_letter() && !record.dead_lettered && self.dead_letters.is_on() {
                 // Nothing stored for it (a bad event, a failure before the claim): still kept.
-                record.dead_lettered = self.send_dead_letter(&request, &record).await;
+                record.dead_lettered = self.send_dead_letter(request, &record).await;
             }
             if record.dead_lettered {
                 disposition = Disposition::DeadLettered;
@@ -245,31 +444,50 @@ where
         &self,
         request: &PressRequest<'_>,
         record: &mut PressRecord,
+        prepared: Prepared,
     ) -> Result<Disposition, Failure> {
         let now = now_ms();
-        let received_at = request.received_at_ms.unwrap_or(now);
-        let event = normalise_event(request.event, received_at)
-            .map_err(|e| Failure::Press(PressError::Event(e)))?;
-        record.event_format = Some(event.format);
-        record.press_id = request
-            .press_id
-            .map(str::to_string)
-            .or(event.trace_id)
-            .unwrap_or_else(|| request.request_id.to_string());
-        let mut click = event.click;
-        click.press_id.clone_from(&record.press_id);
-        if let Some(zone) = &self.zone {
-            click.utc_offset_minutes = zone.offset_minutes(click.received_at_ms);
-        }
+        let Prepared {
+            click,
+            press_id,
+            windowed,
+            skipped,
+        } = prepared;
+        record.press_id = press_id;
+        record.device_counter = windowed;
+        record.skipped = skipped;
         record.click = Some(click.clone());
+        let format = record.event_format.unwrap_or(EventFormat::IotButton);
+        if !self.policy.devices.allows(format, &click.serial_number) {
+            return Err(Failure::UnknownDevice {
+                source_name: format.as_str(),
+                device: click.serial_number.clone(),
+            });
+        }
 
         let lease_until = request.deadline_ms.unwrap_or(now + DEFAULT_LEASE_MS);
         let lease = if self.ledger.is_on() {
-            match self
-                .ledger
-                .claim(&record.press_id, lease_until, now)
-                .await?
-            {
+            let claim = if windowed {
+                let window = self
+                    .policy
+                    .dedupe_window_ms
+                    .max(request.min_dedupe_window_ms.unwrap_or(0));
+                let fresh_after = click.received_at_ms.saturating_sub(window);
+                self.ledger
+                    .claim_windowed(
+                        &record.press_id,
+                        lease_until,
+                        now,
+                        fresh_after,
+                        request.request_id,
+                    )
+                    .await?
+            } else {
+                self.ledger
+                    .claim(&record.press_id, lease_until, now)
+                    .await?
+            };
+            match claim {
                 Claim::New { attempt } => {
                     record.ledger = LedgerRecord {
                         outcome: LedgerOutcome::New,
@@ -308,6 +526,26 @@ where
                 attempt: 1,
             }
         };
+
+        if self.policy.rate_limit_per_minute > 0 && self.ledger.is_on() {
+            let device = DeviceKey::of(&click);
+            let admitted = self
+                .ledger
+                .admit(
+                    &device,
+                    self.policy.rate_limit_per_minute,
+                    click.received_at_ms,
+                )
+                .await?;
+            if !admitted {
+                let failure = Failure::RateLimited {
+                    device: device.id(),
+                    limit_per_minute: self.policy.rate_limit_per_minute,
+                };
+                self.end_early(request, &lease, &failure, record).await;
+                return Err(failure);
+            }
+        }
 
         // Decide, and store the decision with the device's new state in the same write.
         // Another press of the same device may commit its state first: then decide again on
@@ -607,7 +845,7 @@ where
             End::Complete
         };
         record.failure = Some(failure.info());
-        if !failure.is_retryable() && self.dead_letters.is_on() {
+        if failure.is_dead_letter() && self.dead_letters.is_on() {
             record.dead_lettered = self.send_dead_letter(request, record).await;
         }
         if let Err(e) = self.ledger.end(lease, end, record).await {
@@ -632,6 +870,16 @@ where
     }
 }
 
+/// The delivery's press id: the caller's, else the trace id the topic rule added, else the
+/// request id.
+fn base_press_id(request: &PressRequest<'_>, event: &NormalisedEvent) -> String {
+    request
+        .press_id
+        .map(str::to_string)
+        .or_else(|| event.trace_id.clone())
+        .unwrap_or_else(|| request.request_id.to_string())
+}
+
 /// A redelivery of a finished press: its stored record, marked as a duplicate. Nothing runs.
 fn duplicate(
     request: &PressRequest<'_>,
@@ -652,6 +900,8 @@ fn duplicate(
         None => Ok(Disposition::Done),
         // Already kept in the dead-letter queue: done.
         Some(_) if dead_lettered => Ok(Disposition::DeadLettered),
+        // Turned away on purpose the first time: answered the same way, nothing kept.
+        Some(info) if TURNED_AWAY.contains(&info.kind.as_str()) => Ok(Disposition::Done),
         Some(info) => Err(Failure::Repeated { failure: info }),
     }
 }

@@ -4,7 +4,7 @@
 //! stored record answers a duplicate delivery exactly.
 
 use clickrules_engine::{
-    Action, Click, Contract, DeviceState, EventFormat, LoadedFrom, Output, StateWrite,
+    Action, Click, Contract, DeviceState, EventFormat, LoadedFrom, Output, Skipped, StateWrite,
 };
 use serde::{Deserialize, Serialize};
 
@@ -220,6 +220,14 @@ pub struct PressRecord {
     /// this record, so the invocation itself succeeded.
     #[serde(default, skip_serializing_if = "is_false")]
     pub dead_lettered: bool,
+    /// What in the message was no press (a state report, a button-down edge, an unsupported
+    /// gesture): recorded, nothing run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<Skipped>,
+    /// Set when the press id is the device's own event counter, which identifies a press only
+    /// within the dedupe window (`CLICKRULES_DEDUPE_WINDOW_SECONDS`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub device_counter: bool,
     /// Host time for the whole press, in microseconds.
     pub duration_us: u64,
 }
@@ -242,6 +250,8 @@ impl PressRecord {
             ledger: LedgerRecord::default(),
             failure: None,
             dead_lettered: false,
+            skipped: Vec::new(),
+            device_counter: false,
             duration_us: 0,
         }
     }

@@ -582,12 +582,25 @@ async fn two_concurrent_deliveries_of_one_press_execute_once() {
 #[tokio::test]
 async fn the_request_budget_is_three_for_a_new_press_and_one_for_a_duplicate() {
     let engine = engine(&[]);
-    let pipeline = ledgered(&engine, guests::DEFAULT, FakeExecutor::default());
+    let no_limit = clickrules_pipeline::PressPolicy {
+        rate_limit_per_minute: 0,
+        ..Default::default()
+    };
+    let pipeline =
+        ledgered(&engine, guests::DEFAULT, FakeExecutor::default()).with_policy(no_limit);
     press(&pipeline, "req-1", &traced("trace-b")).await;
     // Claim, decision (write-ahead), the outcome merged with completion.
     assert_eq!(pipeline.ledger().requests(), 3);
     press(&pipeline, "req-2", &traced("trace-b")).await;
     assert_eq!(pipeline.ledger().requests(), 4);
+
+    // The per-device rate limit (on by default) counts each new press: one request more; a
+    // duplicate is not counted.
+    let limited = ledgered(&engine, guests::DEFAULT, FakeExecutor::default());
+    press(&limited, "req-1", &traced("trace-b")).await;
+    assert_eq!(limited.ledger().requests(), 4);
+    press(&limited, "req-2", &traced("trace-b")).await;
+    assert_eq!(limited.ledger().requests(), 5);
 }
 
 /// An action no retry can fix: the press is dead-lettered (no pointless automatic retries), but
@@ -648,6 +661,30 @@ impl Ledger for Down {
         true
     }
     async fn claim(&self, _: &str, _: u64, _: u64) -> Result<Claim, LedgerError> {
+        Err(LedgerError::Unavailable {
+            table: "presses".into(),
+            message: "connection refused".into(),
+        })
+    }
+    async fn claim_windowed(
+        &self,
+        _: &str,
+        _: u64,
+        _: u64,
+        _: u64,
+        _: &str,
+    ) -> Result<Claim, LedgerError> {
+        Err(LedgerError::Unavailable {
+            table: "presses".into(),
+            message: "connection refused".into(),
+        })
+    }
+    async fn admit(
+        &self,
+        _: &clickrules_pipeline::DeviceKey,
+        _: u32,
+        _: u64,
+    ) -> Result<bool, LedgerError> {
         Err(LedgerError::Unavailable {
             table: "presses".into(),
             message: "connection refused".into(),

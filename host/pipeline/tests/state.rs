@@ -421,12 +421,17 @@ async fn a_retried_press_applies_its_writes_once() {
 #[tokio::test]
 async fn the_state_path_costs_one_read_and_one_write_per_press() {
     let engine = engine(&[]);
+    let no_limit = clickrules_pipeline::PressPolicy {
+        rate_limit_per_minute: 0,
+        ..Default::default()
+    };
     let pipeline = Pipeline::new(engine.clone(), stateful(&engine), dry_run())
-        .with_ledger(MemoryLedger::new());
+        .with_ledger(MemoryLedger::new())
+        .with_policy(no_limit);
     let before = pipeline.ledger().requests();
     let result = pipeline.press(request("p", &event("SINGLE"), T0)).await;
     assert!(result.record.ok);
     // claim, state read, decision + state commit, end (the same as a press without state,
-    // plus the one read).
+    // plus the one read; the rate limit, when on, adds its one count).
     assert_eq!(pipeline.ledger().requests() - before, 4);
 }

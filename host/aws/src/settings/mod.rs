@@ -16,7 +16,12 @@ use clickrules_pipeline::{
 
 use crate::location::{GUEST_LOCATION_FORMS, GuestLocation};
 
+mod sources;
 mod variables;
+pub use sources::{
+    DEFAULT_WEBHOOK_TOLERANCE_SECONDS, Entry, FLIC_EXP_SKEW_SECONDS, SourceSettings,
+    WebhookSettings,
+};
 pub use variables::*;
 
 /// A week: long enough to look at a press afterwards, well beyond the 6 h Lambda may retry.
@@ -39,6 +44,14 @@ pub enum SettingsError {
         value: String,
         /// What it may be set to.
         accepted: &'static str,
+    },
+    /// A setting another one needs is unset.
+    #[error("{variable} must be set: {because}")]
+    Missing {
+        /// The environment variable.
+        variable: String,
+        /// Why it is needed.
+        because: &'static str,
     },
     /// The value is not UTF-8.
     #[error("{variable} is not valid Unicode")]
@@ -96,6 +109,8 @@ pub struct Settings {
     pub dead_letter_queue_url: Option<String>,
     /// The zone whose UTC offset guests see; `None`: UTC.
     pub timezone: Option<Zone>,
+    /// Button sources: the entry, what is accepted, and the webhook's secrets.
+    pub sources: SourceSettings,
     /// `CLICKRULES_*` variables that mean nothing here (likely typos), for a warning.
     pub unknown_variables: Vec<String>,
 }
@@ -338,6 +353,7 @@ impl Settings {
             ledger_retention: Duration::from_secs(ledger_retention_hours * 3600),
             dead_letter_queue_url: set(DEAD_LETTER_QUEUE_URL).map(str::to_string),
             timezone,
+            sources: sources::parse(env)?,
             unknown_variables,
         })
     }

@@ -157,3 +157,119 @@ fn the_time_zone_is_an_iana_name() {
         "CLICKRULES_TIMEZONE"
     );
 }
+
+#[test]
+fn sources_default_to_every_event_source_with_limits_on() {
+    let s = settings(&[]).unwrap();
+    assert_eq!(s.sources.entry, Entry::Events);
+    assert_eq!(
+        s.sources.policy.sources.accept,
+        clickrules_engine::EventFormat::MQTT.to_vec()
+    );
+    assert_eq!(s.sources.policy.rate_limit_per_minute, 30);
+    assert_eq!(s.sources.policy.dedupe_window_ms, 60_000);
+    assert_eq!(
+        s.sources.policy.sources.zigbee2mqtt_base_topic,
+        "zigbee2mqtt"
+    );
+    assert!(s.sources.policy.devices.is_empty());
+}
+
+#[test]
+fn source_settings_are_read() {
+    use clickrules_engine::EventFormat;
+    let s = settings(&[
+        (SOURCES, "shelly-gen1, zigbee2mqtt"),
+        (Z2M_BASE_TOPIC, "home/z2m"),
+        (RATE_LIMIT_PER_MINUTE, "0"),
+        (DEDUPE_WINDOW_SECONDS, "120"),
+        (
+            ALLOWED_DEVICES,
+            "zigbee2mqtt:hall switch,shelly-gen1:shellyix3-A1",
+        ),
+    ])
+    .unwrap();
+    let policy = &s.sources.policy;
+    assert_eq!(
+        policy.sources.accept,
+        [EventFormat::ShellyGen1, EventFormat::Zigbee2Mqtt]
+    );
+    assert_eq!(policy.sources.zigbee2mqtt_base_topic, "home/z2m");
+    assert_eq!(policy.rate_limit_per_minute, 0);
+    assert_eq!(policy.dedupe_window_ms, 120_000);
+    assert!(
+        policy
+            .devices
+            .allows(EventFormat::Zigbee2Mqtt, "hall switch")
+    );
+    assert!(!policy.devices.allows(EventFormat::Zigbee2Mqtt, "garage"));
+
+    let hook = settings(&[
+        (ENTRY, "webhook"),
+        (SOURCES, "webhook,flic"),
+        (WEBHOOK_SECRET, "ssm:/clickrules/webhook-secret"),
+        (FLIC_BUTTONS, "0f6e-1, 0f6e-2"),
+        (
+            FLIC_PUBLIC_KEY,
+            "arn:aws:secretsmanager:us-west-1:123456789012:secret:flic-key-AbC123",
+        ),
+        (WEBHOOK_TOLERANCE_SECONDS, "60"),
+    ])
+    .unwrap();
+    assert_eq!(hook.sources.entry, Entry::Webhook);
+    assert_eq!(hook.sources.webhook.flic_buttons.len(), 2);
+    assert!(hook.sources.webhook.secret.is_some());
+    assert!(hook.sources.webhook.flic_key.is_some());
+    assert_eq!(hook.sources.webhook.tolerance_seconds, 60);
+}
+
+#[test]
+fn a_webhook_source_without_what_verifies_it_fails_naming_the_variable() {
+    let missing = |vars: &[(&str, &str)]| match settings(vars) {
+        Err(SettingsError::Missing { variable, .. }) => variable,
+        other => panic!("expected a missing setting, got {other:?}"),
+    };
+    // Any Flic customer can mint tokens: Flic without an allow-list is refused.
+    assert_eq!(
+        missing(&[(ENTRY, "webhook"), (SOURCES, "flic")]),
+        FLIC_BUTTONS
+    );
+    assert_eq!(missing(&[(ENTRY, "webhook")]), WEBHOOK_SECRET);
+    // A secret's value is never accepted in place of its reference.
+    assert_eq!(
+        invalid_variable(&[(ENTRY, "webhook"), (WEBHOOK_SECRET, "hunter2")]),
+        WEBHOOK_SECRET
+    );
+}
+
+#[test]
+fn wrong_source_settings_are_named() {
+    assert_eq!(invalid_variable(&[(ENTRY, "http")]), ENTRY);
+    assert_eq!(invalid_variable(&[(SOURCES, "shelly-gen3")]), SOURCES);
+    // HTTPS sources belong to the webhook entry, MQTT ones to the events entry.
+    assert_eq!(invalid_variable(&[(SOURCES, "flic")]), SOURCES);
+    assert_eq!(
+        invalid_variable(&[
+            (ENTRY, "webhook"),
+            (SOURCES, "zigbee2mqtt"),
+            (WEBHOOK_SECRET, "ssm:/x")
+        ]),
+        SOURCES
+    );
+    assert_eq!(
+        invalid_variable(&[(RATE_LIMIT_PER_MINUTE, "lots")]),
+        RATE_LIMIT_PER_MINUTE
+    );
+    assert_eq!(
+        invalid_variable(&[(DEDUPE_WINDOW_SECONDS, "0")]),
+        DEDUPE_WINDOW_SECONDS
+    );
+    assert_eq!(
+        invalid_variable(&[(ALLOWED_DEVICES, "hall")]),
+        ALLOWED_DEVICES
+    );
+    assert_eq!(
+        invalid_variable(&[(Z2M_BASE_TOPIC, "z2m/#")]),
+        Z2M_BASE_TOPIC
+    );
+}

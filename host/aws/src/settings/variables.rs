@@ -74,6 +74,44 @@ variables! {
     DEAD_LETTER_QUEUE_URL = "CLICKRULES_DEAD_LETTER_QUEUE_URL",
         "SQS queue for presses no retry can fix (sent with their record)",
         "none: such presses fail their invocation";
+    /// Which deliveries the function serves: `events` or `webhook`.
+    ENTRY = "CLICKRULES_ENTRY",
+        "`events` (button events from IoT topic rules) or `webhook` (HTTPS through a Function URL)",
+        "`events`";
+    /// The button sources this function accepts.
+    SOURCES = "CLICKRULES_SOURCES",
+        "comma-separated sources accepted: `iot-button`, `iot-1-click`, `shelly-gen1`, `shelly-gen2`, `zigbee2mqtt` (events); `flic`, `webhook` (webhook)",
+        "every events source; `webhook` for the webhook entry";
+    /// Zigbee2MQTT's `mqtt.base_topic`.
+    Z2M_BASE_TOPIC = "CLICKRULES_Z2M_BASE_TOPIC",
+        "Zigbee2MQTT's `mqtt.base_topic`: its device topics are `<base>/<friendly name>`", "`zigbee2mqtt`";
+    /// Comma-separated `SOURCE:DEVICE` entries allowed to press.
+    ALLOWED_DEVICES = "CLICKRULES_ALLOWED_DEVICES",
+        "comma-separated `SOURCE:DEVICE` allowed to press; a source not listed allows every device",
+        "every device";
+    /// Presses a device may make per minute; 0 turns the limit off.
+    RATE_LIMIT_PER_MINUTE = "CLICKRULES_RATE_LIMIT_PER_MINUTE",
+        "presses per device per minute (counted in the ledger table); excess presses are recorded as `rate_limited`; 0 is no limit",
+        "`30`";
+    /// How long a device's own event counter identifies a press, in seconds.
+    DEDUPE_WINDOW_SECONDS = "CLICKRULES_DEDUPE_WINDOW_SECONDS",
+        "seconds a device counter (Shelly `event_cnt`, Gen2 `ts`, `Idempotency-Key`) identifies a press",
+        "`60`";
+    /// Where the generic webhook's HMAC secret is: `ssm:NAME` or a Secrets Manager ARN.
+    WEBHOOK_SECRET = "CLICKRULES_WEBHOOK_SECRET",
+        "where the webhook's HMAC secret is (`ssm:NAME`, `secretsmanager:NAME` or an ARN); fetched on the first webhook",
+        "none: the webhook source cannot be on";
+    /// Seconds a signed webhook's timestamp may be from now.
+    WEBHOOK_TOLERANCE_SECONDS = "CLICKRULES_WEBHOOK_TOLERANCE_SECONDS",
+        "seconds a signed webhook's timestamp may be from now (its replay window)", "`300`";
+    /// The Flic buttons (`buttonUuid`s) accepted.
+    FLIC_BUTTONS = "CLICKRULES_FLIC_BUTTONS",
+        "comma-separated Flic `buttonUuid`s accepted (required with the flic source)",
+        "none: the flic source cannot be on";
+    /// Where a key replacing Flic's published public key is.
+    FLIC_PUBLIC_KEY = "CLICKRULES_FLIC_PUBLIC_KEY",
+        "where a PEM key replacing Flic's published one is (`ssm:NAME` or an ARN), for rotation",
+        "Flic's published key, built in";
 }
 
 /// Prefix of guest settings: `CLICKRULES_CONFIG_SECOND_REGION` is served as `second_region`.

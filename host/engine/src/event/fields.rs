@@ -75,10 +75,10 @@ impl<'a> Fields<'a> {
     }
 
     /// A nested object.
-    pub(crate) fn object(&self, field: &str) -> Result<Map<String, Value>, EventError> {
+    pub(crate) fn object(&self, field: &str) -> Result<&'a Map<String, Value>, EventError> {
         match self.get(field) {
             None => Err(self.missing(field)),
-            Some(Value::Object(map)) => Ok(map.clone()),
+            Some(Value::Object(map)) => Ok(map),
             Some(other) => Err(self.invalid(field, other, "an object")),
         }
     }

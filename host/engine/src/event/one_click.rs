@@ -16,12 +16,12 @@ pub(crate) fn parse(map: &Map<String, Value>, received_at_ms: u64) -> Result<Par
     let device_event = top.object("deviceEvent")?;
     let device_event = Fields {
         path: "deviceEvent",
-        ..Fields::new(FORMAT, &device_event)
+        ..Fields::new(FORMAT, device_event)
     };
     let clicked = device_event.object("buttonClicked")?;
     let clicked = Fields {
         path: "deviceEvent.buttonClicked",
-        ..Fields::new(FORMAT, &clicked)
+        ..Fields::new(FORMAT, clicked)
     };
     let click_type = classic_click_type(
         clicked.opt_str("clickType")?,
@@ -31,7 +31,7 @@ pub(crate) fn parse(map: &Map<String, Value>, received_at_ms: u64) -> Result<Par
     let info = top.object("deviceInfo")?;
     let info = Fields {
         path: "deviceInfo",
-        ..Fields::new(FORMAT, &info)
+        ..Fields::new(FORMAT, info)
     };
     let serial_number = info.serial("deviceId")?;
     // remainingLife is documented as a percentage of the battery's life left.

@@ -63,7 +63,7 @@ pub(crate) fn parse(
     let params = top.object("params")?;
     let params = Fields {
         path: "params",
-        ..Fields::new(FORMAT, &params)
+        ..Fields::new(FORMAT, params)
     };
     let frame_ts = params.opt_f64("ts")?;
     let events = match params.get("events") {

@@ -15,14 +15,6 @@ pub enum WebhookError {
         /// What was wrong with it.
         message: String,
     },
-    /// No source is served at the request's path.
-    #[error(
-        "no button source at path {path}; the sources are at /flic and /webhook (or / for either)"
-    )]
-    UnknownSource {
-        /// The path asked for, quoted and cut short.
-        path: String,
-    },
     /// The source exists but this deployment has not enabled it.
     #[error("the {origin} source is not enabled in this deployment")]
     SourceDisabled {
@@ -247,7 +239,7 @@ impl WebhookError {
     /// The HTTP status the request is answered with.
     pub fn status(&self) -> u16 {
         match self {
-            WebhookError::UnknownSource { .. } | WebhookError::SourceDisabled { .. } => 404,
+            WebhookError::SourceDisabled { .. } => 404,
             WebhookError::MethodNotAllowed { .. } => 405,
             WebhookError::UnsupportedMediaType { .. } => 415,
             WebhookError::BodyTooLarge { .. } => 413,
@@ -269,7 +261,6 @@ impl WebhookError {
     pub fn kind(&self) -> &'static str {
         match self {
             WebhookError::NotAFunctionUrlEvent { .. } => "not_a_function_url_event",
-            WebhookError::UnknownSource { .. } => "unknown_source",
             WebhookError::SourceDisabled { .. } => "source_disabled",
             WebhookError::MethodNotAllowed { .. } => "method_not_allowed",
             WebhookError::UnsupportedMediaType { .. } => "unsupported_media_type",

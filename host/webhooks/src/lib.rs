@@ -7,13 +7,13 @@
 //! |---|---|---|
 //! | `/flic` | Flic Cloud Buttons (`flic`) | an ES256 JWT Flic signs, `{"token": "<JWT>"}` |
 //! | `/webhook` | the generic webhook (`webhook`) | HMAC-SHA256 with a shared secret |
-//! | `/` | whichever the body is: a `token` field is Flic's, else generic | as above |
+//! | `/` or any other path | whichever the body is: a `token` field is Flic's, else generic | as above |
 //!
 //! The path decides, since it is the deployment's choice, not the sender's; `/` is there for
 //! a Flic button configured with the bare Function URL. Either way the chosen source's own
 //! verifier must pass, so a sender cannot pick a weaker check. Trailing slashes are ignored;
-//! any other path is [`WebhookError::UnknownSource`] and a source the [`WebhookConfig`] leaves
-//! out is [`WebhookError::SourceDisabled`], both 404.
+//! any other path is routed by the body, as `/` is, and a source the [`WebhookConfig`] leaves
+//! out is [`WebhookError::SourceDisabled`], 404.
 //!
 //! # Checks, in order
 //!

@@ -73,10 +73,11 @@ pub(crate) fn route(request: &LambdaFunctionUrlRequest) -> Result<Route, Webhook
         .or(request.request_context.http.path.as_deref())
         .unwrap_or("/");
     match path.trim_end_matches('/') {
-        "" => Ok(Route::ByBody),
         "/flic" => Ok(Route::Flic),
         "/webhook" => Ok(Route::Webhook),
-        _ => Err(WebhookError::UnknownSource { path: quote(path) }),
+        // The bare URL, or a path a sender's set-up added: the body decides, and that
+        // source's own verifier must still pass, so no path can pick a weaker check.
+        _ => Ok(Route::ByBody),
     }
 }
 

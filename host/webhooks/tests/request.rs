@@ -235,12 +235,14 @@ async fn the_path_names_the_source() {
 }
 
 #[tokio::test]
-async fn unknown_paths_and_disabled_sources_are_not_found() {
+async fn other_paths_are_routed_by_the_body_and_disabled_sources_are_not_found() {
     let key = TestKey::generate();
-    for path in ["/other", "/flic/extra", "/Flic", "/webhook.php"] {
+    // Another path picks no source: the body does, and its verifier must pass (here an unsigned
+    // generic body is unauthorized).
+    for path in ["/other", "/flic/extra", "/Flic", "/webhook.php", "/my/path"] {
         let request = event(path, "POST", json_headers(), Some(GENERIC_BODY), false);
         let e = err(&request, &both_config(&key)).await;
-        assert_eq!(status_kind(&e), (404, "unknown_source"), "{path}");
+        assert_eq!(status_kind(&e), (401, "unauthorized"), "{path}");
     }
     // Disabled sources: 404 whatever else is wrong with the request.
     let request = event("/flic", "GET", json!({}), None, false);

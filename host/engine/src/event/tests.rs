@@ -161,3 +161,47 @@ fn long_values_are_truncated_in_errors() {
     let e = err(&format!(r#"{{"serialNumber":"G1","clickType":"{long}"}}"#));
     assert!(e.to_string().len() < 300, "{e}");
 }
+
+#[test]
+fn zigbee2mqtt_multi_button_remotes_name_the_button() {
+    let press = |action: &str| {
+        let json = format!(r#"{{"clickrules_topic":"zigbee2mqtt/remote","action":"{action}"}}"#);
+        normalise_event(json.as_bytes(), 0).unwrap()
+    };
+    let cases = [
+        ("1_single", "remote", ClickType::Single),
+        ("1_hold", "remote", ClickType::Long),
+        ("2_double", "remote:2", ClickType::Double),
+        ("button_1_triple", "remote", ClickType::Triple),
+        ("button_3_single", "remote:3", ClickType::Single),
+        ("single_left", "remote", ClickType::Single),
+        ("double_right", "remote:right", ClickType::Double),
+        ("hold_both", "remote:both", ClickType::Long),
+    ];
+    for (action, device, click_type) in cases {
+        let event = press(action);
+        let click = &event.presses[0].click;
+        assert_eq!(
+            (click.serial_number.as_str(), click.click_type),
+            (device, click_type),
+            "{action}"
+        );
+    }
+    assert!(press("2_release").presses.is_empty());
+    for unknown in [
+        "9_single",
+        "0_single",
+        "1_wiggle",
+        "single_middle",
+        "button__single",
+    ] {
+        let json = format!(r#"{{"clickrules_topic":"zigbee2mqtt/remote","action":"{unknown}"}}"#);
+        assert!(
+            matches!(
+                normalise_event(json.as_bytes(), 0),
+                Err(EventError::UnknownGesture { .. })
+            ),
+            "{unknown}"
+        );
+    }
+}

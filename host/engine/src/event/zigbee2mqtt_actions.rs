@@ -197,12 +197,54 @@ pub const ZIGBEE2MQTT_ACTIONS: &[(&str, Z2mGesture, Option<&str>, &str)] = &[
     ),
 ];
 
-/// The gesture and button of an action value, if the table knows it.
-pub(crate) fn lookup(action: &str) -> Option<(Z2mGesture, Option<&'static str>)> {
-    ZIGBEE2MQTT_ACTIONS
+/// The gestures multi-button remotes compose with a button: `1_single` (Tuya TS0041-TS0044,
+/// TS004F, LoraTap), `button_2_double` (Aqara Opple), `single_left` / `hold_both` (Aqara
+/// double rockers WXKG02LM, WXKG07LM).
+const BUTTON_GESTURES: &[(&str, Z2mGesture)] = &[
+    ("single", Press(Single)),
+    ("double", Press(Double)),
+    ("triple", Press(Triple)),
+    ("hold", Press(Long)),
+    ("long", Press(Long)),
+    ("release", NotAPress),
+    ("quadruple", Unsupported),
+];
+
+/// The gesture and button of an action value, if the table knows it: the button is `None`
+/// for a remote's first (or only) button, so a one-button device keeps its bare name.
+pub(crate) fn lookup(action: &str) -> Option<(Z2mGesture, Option<String>)> {
+    if let Some((_, g, b, _)) = ZIGBEE2MQTT_ACTIONS
         .iter()
         .find(|(name, ..)| *name == action)
-        .map(|(_, g, b, _)| (*g, *b))
+    {
+        return Some((*g, b.map(str::to_string)));
+    }
+    let gesture = |word: &str| {
+        BUTTON_GESTURES
+            .iter()
+            .find(|(w, _)| *w == word)
+            .map(|(_, g)| *g)
+    };
+    let numbered = |n: &str| -> Option<Option<String>> {
+        let n: u8 = n.parse().ok().filter(|n| (1..=8).contains(n))?;
+        Some((n > 1).then(|| n.to_string()))
+    };
+    let body = action.strip_prefix("button_").unwrap_or(action);
+    if let Some((n, word)) = body.split_once('_')
+        && let (Some(button), Some(g)) = (numbered(n), gesture(word))
+    {
+        return Some((g, button));
+    }
+    if let Some((word, side)) = action.split_once('_')
+        && let Some(g) = gesture(word)
+    {
+        return match side {
+            "left" => Some((g, None)),
+            "right" | "both" => Some((g, Some(side.to_string()))),
+            _ => None,
+        };
+    }
+    None
 }
 
 /// Hue dimmer 1.x `<button>-press` carries the number of presses in `counter`.
@@ -220,9 +262,8 @@ pub(crate) fn counted(gesture: Z2mGesture, action: &str, counter: Option<u64>) -
 
 /// Every accepted value, for the unknown-gesture error.
 pub(crate) fn accepted() -> String {
-    ZIGBEE2MQTT_ACTIONS
-        .iter()
-        .map(|(name, ..)| *name)
-        .collect::<Vec<_>>()
-        .join(", ")
+    let mut names: Vec<&str> = ZIGBEE2MQTT_ACTIONS.iter().map(|(name, ..)| *name).collect();
+    names.push("<n>_single|double|triple|hold|release (buttons 1 to 8, also button_<n>_...)");
+    names.push("single|double|hold|release_left|right|both");
+    names.join(", ")
 }

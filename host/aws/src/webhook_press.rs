@@ -6,7 +6,7 @@
 //! 409 and 5xx, and the ledger makes that safe.
 
 use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlResponse;
-use clickrules_engine::{Action, EventFormat, NormalisedEvent, SourcePress};
+use clickrules_engine::{Action, EventFormat, NormalisedEvent};
 use clickrules_pipeline::{
     DeadLetters, Executor, Failure, GuestSource, Ledger, OutcomeStatus, Pipeline, PressRecord,
     PressRequest, PressResult, RecordSink,
@@ -100,16 +100,11 @@ impl<S: SecretStore> WebhookEntry<S> {
         } else {
             EventFormat::Webhook
         };
-        let event = NormalisedEvent {
+        let event = NormalisedEvent::one(
             format,
-            presses: vec![SourcePress {
-                click: verified.click.clone(),
-                device_counter: verified.windowed.then(|| verified.press_id.clone()),
-            }],
-            skipped: Vec::new(),
-            trace_id: None,
-            topic: None,
-        };
+            verified.click.clone(),
+            verified.windowed.then(|| verified.press_id.clone()),
+        );
         let press = PressRequest {
             press_id: (!verified.windowed).then_some(verified.press_id.as_str()),
             normalised: Some(&event),

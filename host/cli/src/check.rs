@@ -17,7 +17,7 @@ use clickrules_aws::{
 use clickrules_engine::text::escape_control;
 use clickrules_engine::{
     BATTERY_EDGE_CASES, Click, ClickType, EventFormat, Limits, NormalisedEvent, PressError,
-    SourcePress, StateChange, StateWrite, simulated_event,
+    StateChange, StateWrite, simulated_event,
 };
 use clickrules_pipeline::{
     DecisionRecord, ErrorInfo, Failure, GuestRecord, GuestSource, MemoryLedger, NoSink,
@@ -363,7 +363,13 @@ pub async fn evaluate(
             };
             if source.is_https() {
                 // Signed requests: pressed as the verified press they become.
-                verified.push(Some(https_press(source, serial, click_type)));
+                verified.push(Some(https_press(
+                    source,
+                    serial,
+                    click_type,
+                    None,
+                    now_ms(),
+                )));
                 presses.push((row, Vec::new()));
             } else {
                 at_ms += 1;
@@ -598,20 +604,18 @@ impl Checked {
 }
 
 /// A press from an HTTPS source as the webhook function hands it on once verified.
-fn https_press(source: EventFormat, serial: &str, click_type: ClickType) -> NormalisedEvent {
-    NormalisedEvent {
-        format: source,
-        presses: vec![SourcePress {
-            click: Click {
-                source: source.as_str().into(),
-                ..Click::new(serial, click_type, None, now_ms())
-            },
-            device_counter: None,
-        }],
-        skipped: Vec::new(),
-        trace_id: None,
-        topic: None,
-    }
+pub(crate) fn https_press(
+    source: EventFormat,
+    serial: &str,
+    click_type: ClickType,
+    battery_mv: Option<u32>,
+    at_ms: u64,
+) -> NormalisedEvent {
+    let click = Click {
+        source: source.as_str().into(),
+        ..Click::new(serial, click_type, battery_mv, at_ms)
+    };
+    NormalisedEvent::one(source, click, None)
 }
 
 /// The cells of one row, before widths are known.
@@ -697,7 +701,7 @@ fn percent(used: u64, limit: u64) -> f64 {
     }
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))

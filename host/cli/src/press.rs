@@ -14,12 +14,11 @@ use clickrules_aws::{
     Extras, GUEST_LOCATION_FORMS, GuestLocation, InitError, Mode, Settings, compose_with,
 };
 use clickrules_engine::text::escape_control;
-use clickrules_engine::{
-    Click, ClickType, EventFormat, NormalisedEvent, SourcePress, simulated_event,
-};
+use clickrules_engine::{ClickType, EventFormat, NormalisedEvent, simulated_event};
 use clickrules_pipeline::{NoSink, PressRequest};
 
 use crate::args::EngineArgs;
+use crate::check::{https_press, now_ms};
 use crate::remote;
 use crate::render;
 use crate::state_file;
@@ -209,31 +208,13 @@ fn simulated_https(args: &PressArgs) -> Option<NormalisedEvent> {
     if args.event.is_some() || !args.source.is_https() {
         return None;
     }
-    let click = Click {
-        source: args.source.as_str().into(),
-        ..Click::new(
-            args.serial.clone(),
-            args.click.into(),
-            args.battery_mv,
-            args.now.unwrap_or_else(now_ms),
-        )
-    };
-    Some(NormalisedEvent {
-        format: args.source,
-        presses: vec![SourcePress {
-            click,
-            device_counter: None,
-        }],
-        skipped: Vec::new(),
-        trace_id: None,
-        topic: None,
-    })
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+    Some(https_press(
+        args.source,
+        &args.serial,
+        args.click.into(),
+        args.battery_mv,
+        args.now.unwrap_or_else(now_ms),
+    ))
 }
 
 fn read_event(args: &PressArgs) -> anyhow::Result<Vec<u8>> {

@@ -313,6 +313,21 @@ pub struct NormalisedEvent {
 }
 
 impl NormalisedEvent {
+    /// One press from `format`, already read and verified by its caller (an HTTPS request the
+    /// webhook entry authenticated, a simulated press): no topic, no trace id, nothing skipped.
+    pub fn one(format: EventFormat, click: Click, device_counter: Option<String>) -> Self {
+        Self {
+            format,
+            presses: vec![SourcePress {
+                click,
+                device_counter,
+            }],
+            skipped: Vec::new(),
+            trace_id: None,
+            topic: None,
+        }
+    }
+
     /// The first press, for callers that take one press per event.
     pub fn first(&self) -> Option<&Click> {
         self.presses.first().map(|p| &p.click)

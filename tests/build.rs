@@ -1,8 +1,9 @@
 //! Builds every guest in `guests/` and emits one path constant per guest, so tests load real
 //! components built from source: `BY_CLICK`, `SPIN`, ... for the Rust guests (listed in `ALL`),
-//! and `JS_BY_CLICK`, `PYTHON_BY_CLICK`, ... for the other languages, as `Option<&str>`
-//! (`None` when the language's tool is missing locally; under `CI` a missing tool fails the
-//! build). Those are listed in `OTHER_LANGUAGES`.
+//! and `JS_BY_CLICK`, `PYTHON_BY_CLICK`, ... for the other languages, listed in
+//! `OTHER_LANGUAGES`. Those are only described here: their toolchains come from the network
+//! (`npm ci`, pip), which a build script must not need, so `OtherGuest::path` installs and
+//! builds them when a test first asks.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -53,42 +54,46 @@ fn main() {
     code.push_str(&all);
 
     let wit_dir = root.join("wit");
+    let out_dir = clickrules_guest_build::guest_target_dir();
     let mut others = String::from(
-        "/// Guests in other languages: (constant name, path if built).\n\
-         pub const OTHER_LANGUAGES: &[(&str, Option<&str>)] = &[\n",
+        "/// Guests in other languages: (constant name, guest). Each is built when a test first\n\
+         /// asks for its path.\n\
+         pub const OTHER_LANGUAGES: &[(&str, &clickrules_guest_build::OtherGuest)] = &[\n",
     );
-    type Builder = fn(&Path, &Path) -> Option<std::path::PathBuf>;
-    for (lang, marker, build) in [
-        (
-            "js",
-            "package.json",
-            clickrules_guest_build::build_js as Builder,
-        ),
-        (
-            "python",
-            "app.py",
-            clickrules_guest_build::build_python as Builder,
-        ),
+    for (lang, marker, language) in [
+        ("js", "package.json", "JavaScript"),
+        ("python", "app.py", "Python"),
     ] {
-        for dir in guest_folders(&guests_dir.join(lang), marker) {
+        let lang_dir = guests_dir.join(lang);
+        // A new guest folder must show up as a constant.
+        println!("cargo:rerun-if-changed={}", lang_dir.display());
+        for dir in guest_folders(&lang_dir, marker) {
             let folder = dir.file_name().unwrap().to_string_lossy().into_owned();
             let name = format!("{lang}_{folder}").replace('-', "_").to_uppercase();
             // A guest of a later contract names it in a `contract` file (`0.2.0`): its WIT is
             // in wit/v0.2.0/.
+            println!("cargo:rerun-if-changed={}", dir.join("contract").display());
             let wit = match std::fs::read_to_string(dir.join("contract")) {
                 Ok(version) => wit_dir.join(format!("v{}", version.trim())),
                 Err(_) => wit_dir.clone(),
             };
-            let value = match build(&dir, &wit) {
-                Some(path) => format!("Some({:?})", path.display().to_string()),
-                None => "None".to_string(),
-            };
             writeln!(
                 code,
-                "/// Component built from `guests/{lang}/{folder}`, if its tool is installed."
+                "/// The guest in `guests/{lang}/{folder}`: `.path()` builds it (and installs its\n\
+                 /// toolchain) on first use."
             )
             .unwrap();
-            writeln!(code, "pub const {name}: Option<&str> = {value};").unwrap();
+            writeln!(
+                code,
+                "pub const {name}: &clickrules_guest_build::OtherGuest = \
+                 &clickrules_guest_build::OtherGuest {{ \
+                 language: clickrules_guest_build::Language::{language}, dir: {:?}, wit: {:?}, \
+                 out_dir: {:?} }};",
+                canonical(&dir),
+                canonical(&wit),
+                out_dir.display().to_string(),
+            )
+            .unwrap();
             writeln!(others, "    ({name:?}, {name}),").unwrap();
         }
     }
@@ -96,6 +101,14 @@ fn main() {
     code.push_str(&others);
     let out = Path::new(&std::env::var_os("OUT_DIR").expect("OUT_DIR")).join("guests.rs");
     std::fs::write(out, code).expect("write guests.rs");
+}
+
+/// `path` without `..`, as a string for generated code.
+fn canonical(path: &Path) -> String {
+    std::fs::canonicalize(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .display()
+        .to_string()
 }
 
 /// The guest folders under `dir` (those holding `marker`), sorted; none if `dir` is absent.

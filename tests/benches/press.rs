@@ -231,8 +231,8 @@ fn main() {
         ("default guest (Rust)", guests::DEFAULT),
         ("by-click guest (Rust)", guests::BY_CLICK),
     ];
-    for (language, path) in guests::OTHER_LANGUAGES {
-        match path {
+    for (language, guest) in guests::OTHER_LANGUAGES {
+        match guest.path() {
             Some(path) => all.push((
                 if language.starts_with("JS") {
                     "by-click guest (JavaScript)"

@@ -208,8 +208,8 @@ fn every_engine_configuration_accepts_the_same_artifact() {
 #[test]
 fn heavy_guests_precompile_and_load() {
     let signer = ArtifactSigner::generate().unwrap();
-    for (language, path) in guests::OTHER_LANGUAGES {
-        let Some(path) = path else {
+    for (language, guest) in guests::OTHER_LANGUAGES {
+        let Some(path) = guest.path() else {
             eprintln!("skipped: the {language} guest was not built (its tool is not installed)");
             continue;
         };

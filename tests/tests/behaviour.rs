@@ -242,8 +242,8 @@ fn js_by_click_follows_the_table() {
     other_language(
         "JavaScript",
         "JS_BY_CLICK",
-        guests::JS_BY_CLICK,
-        "install Node.js and run `npm ci` in guests/js/by-click",
+        guests::JS_BY_CLICK.path(),
+        "install Node.js 20 or later (the test installs its packages)",
     );
 }
 
@@ -252,7 +252,7 @@ fn python_by_click_follows_the_table() {
     other_language(
         "Python",
         "PYTHON_BY_CLICK",
-        guests::PYTHON_BY_CLICK,
-        "run `pip install componentize-py`",
+        guests::PYTHON_BY_CLICK.path(),
+        "install Python 3 (the test installs componentize-py into target/)",
     );
 }

@@ -7,12 +7,21 @@ use std::time::Duration;
 use clickrules_engine::{Click, ClickType, Engine, EngineConfig, Guest, Limits};
 use clickrules_tests::guest_bytes;
 
+/// The production configuration with a compile cache: the JavaScript and Python guests take
+/// seconds to compile, and many tests load them into engines of their own.
+pub fn config() -> EngineConfig {
+    EngineConfig {
+        compile_cache: clickrules_testkit::compile_cache_dir(),
+        ..EngineConfig::default()
+    }
+}
+
 pub fn engine() -> Engine {
-    Engine::new(EngineConfig::default()).expect("default config is valid")
+    Engine::new(config()).expect("default config is valid")
 }
 
 pub fn engine_with(configure: impl FnOnce(&mut EngineConfig)) -> Engine {
-    let mut config = EngineConfig::default();
+    let mut config = config();
     configure(&mut config);
     Engine::new(config).expect("test config is valid")
 }

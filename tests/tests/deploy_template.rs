@@ -541,17 +541,33 @@ fn template_passes_cfn_lint() {
     }
 }
 
-fn cfn_lint(path: &Path) {
-    let output = match Command::new("cfn-lint").arg(path).output() {
-        Ok(output) => output,
-        Err(e) if std::env::var_os("CI").is_none() => {
-            eprintln!(
-                "SKIPPED template_passes_cfn_lint: cfn-lint not runnable ({e}); pip install cfn-lint"
-            );
-            return;
+/// The linter pinned in `tests/tools/NAME.txt`, installed into a virtual environment under
+/// target/ on first use (checkov pins boto3 and botocore versions of its own, so each tool has
+/// its own); `None`, said loudly, only when Python is missing outside CI.
+fn linter(name: &str, executable: &str) -> Option<PathBuf> {
+    let requirements = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tools/{name}.txt"));
+    match clickrules_guest_build::python_tool(&requirements, executable) {
+        Ok(path) => Some(path),
+        Err(e @ clickrules_guest_build::ProvisionError::RuntimeMissing { .. })
+            if !clickrules_guest_build::in_ci() =>
+        {
+            clickrules_guest_build::shout(&format!(
+                "SKIPPED the {name} check of the template: {e}"
+            ));
+            None
         }
-        Err(e) => panic!("CI is set and cfn-lint is not runnable ({e}): .ci/run installs it"),
+        Err(e) => panic!("cannot install {name}: {e}"),
+    }
+}
+
+fn cfn_lint(path: &Path) {
+    let Some(cfn_lint) = linter("cfn-lint", "cfn-lint") else {
+        return;
     };
+    let output = Command::new(&cfn_lint)
+        .arg(path)
+        .output()
+        .unwrap_or_else(|e| panic!("{} could not be run: {e}", cfn_lint.display()));
     assert!(
         output.status.success(),
         "cfn-lint found problems in {}:\n{}{}",
@@ -586,7 +602,8 @@ fn template_passes_checkov() {
 
 /// The resources checkov checked (`None`: checkov is not installed, outside CI).
 fn checkov(path: &Path) -> Option<std::collections::BTreeSet<String>> {
-    let output = match Command::new("checkov")
+    let checkov = linter("checkov", "checkov")?;
+    let output = match Command::new(&checkov)
         .args([
             "--framework",
             "cloudformation",
@@ -599,13 +616,7 @@ fn checkov(path: &Path) -> Option<std::collections::BTreeSet<String>> {
         .output()
     {
         Ok(output) => output,
-        Err(e) if std::env::var_os("CI").is_none() => {
-            eprintln!(
-                "SKIPPED template_passes_checkov: checkov not runnable ({e}); pip install checkov"
-            );
-            return None;
-        }
-        Err(e) => panic!("CI is set and checkov is not runnable ({e}): .ci/run installs it"),
+        Err(e) => panic!("{} could not be run: {e}", checkov.display()),
     };
     let report: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
         panic!(
@@ -957,6 +968,48 @@ fn function_gets_only_variables_it_reads() {
         !Stack::with(&[])
             .function_environment()
             .contains_key("CLICKRULES_CONFIG_REGION")
+    );
+}
+
+/// `GuestSettings` passes any number of guest settings to both functions, read by the Lambda's
+/// own parser; the older one-setting parameters win over the same key.
+#[test]
+fn guest_settings_reach_both_functions() {
+    let mut overrides = ALL_ON.to_vec();
+    overrides.extend([
+        (
+            "GuestSettings",
+            r"Region=us-east-2, mode=a=b,regions=us-west-1\,us-east-1,low_battery_mv=1500",
+        ),
+        ("GuestSettingLowBatteryMv", "1600"),
+    ]);
+    let stack = Stack::with(&overrides);
+    for function in ["Function", "WebhookFunction"] {
+        let settings = Settings::from_env(stack.environment(function)).unwrap();
+        let served: Vec<(&str, &str)> = settings
+            .guest_settings
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            served,
+            [
+                ("low_battery_mv", "1600"),
+                ("mode", "a=b"),
+                ("region", "us-east-2"),
+                ("regions", "us-west-1,us-east-1"),
+            ],
+            "{function}"
+        );
+    }
+    // Unset, the list is empty and serves nothing.
+    let defaults = Stack::with(&[]);
+    assert_eq!(defaults.function_environment()["CLICKRULES_CONFIG"], "");
+    assert!(
+        Settings::from_env(defaults.function_environment())
+            .unwrap()
+            .guest_settings
+            .is_empty()
     );
 }
 

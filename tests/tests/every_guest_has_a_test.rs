@@ -15,8 +15,8 @@ fn every_guest_is_used_by_a_test() {
             }
         }
     }
-    // Guests in other languages count whether or not their tool is installed here: the name
-    // must be used by a test either way.
+    // Guests in other languages count whether or not their runtime is installed here: the
+    // name must be used by a test either way.
     let names = clickrules_tests::guests::ALL
         .iter()
         .map(|(name, _)| *name)

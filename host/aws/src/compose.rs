@@ -2,10 +2,11 @@
 //! Lambda's `bootstrap`, `clickrules press` (dry run), `press --execute` and `check`/`upload`
 //! with `--function` all build their runtime here, so they cannot drift apart.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use clickrules_engine::{Action, ConfigError, Engine};
+use clickrules_engine::{Action, Backtraces, ConfigError, Engine};
 use clickrules_pipeline::{
     ActionContext, ActionError, Claim, DeadLetters, DeviceKey, DryRunExecutor, End, Executor,
     Lease, Ledger, LedgerError, MemoryLedger, NoDeadLetters, NoLedger, OutcomeRecord, Pipeline,
@@ -235,6 +236,19 @@ pub struct Extras {
     /// The ledger for a local press or check (a dry run claims nothing in the real one): it
     /// keeps devices' state between the presses it serves.
     pub local_ledger: Option<Arc<MemoryLedger>>,
+    /// What the local tools (the CLI, the test kit) change in the engine; `None` for the
+    /// Lambda's engine exactly.
+    pub local_tools: Option<LocalTools>,
+}
+
+/// Engine settings for running guests on a developer's machine, never in the Lambda.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LocalTools {
+    /// Trap backtraces with file and line where the guest has line tables. Applies only when
+    /// no precompiled artifact can be loaded: artifacts are built for the production setting.
+    pub backtraces: Backtraces,
+    /// wasmtime's on-disk compile cache, so an unchanged guest compiles once across runs.
+    pub compile_cache: Option<PathBuf>,
 }
 
 /// How long each part of building the runtime took, for the init log line.
@@ -286,16 +300,24 @@ pub async fn compose_with<R: RecordSink>(
     };
     phases.sdk_ms = ms(t);
 
-    let t = Instant::now();
-    let engine = Arc::new(Engine::new(settings.engine_config())?);
-    phases.engine_ms = ms(t);
-
-    let t = Instant::now();
     // A dry run compiles here: signed artifacts are made for the Lambda's machine.
     let artifacts = match mode {
         Mode::Execute => settings.artifacts.as_ref(),
         Mode::DryRun => None,
     };
+
+    let t = Instant::now();
+    let mut engine_config = settings.engine_config();
+    if let Some(local) = &extras.local_tools {
+        engine_config.compile_cache = local.compile_cache.clone();
+        if artifacts.is_none() {
+            engine_config.backtraces = local.backtraces;
+        }
+    }
+    let engine = Arc::new(Engine::new(engine_config)?);
+    phases.engine_ms = ms(t);
+
+    let t = Instant::now();
     // A dry run claims nothing: it must not answer a later real delivery as a duplicate.
     let ledger = match (mode, &clients, &settings.ledger_table) {
         (Mode::Execute, Some(clients), Some(table)) => AnyLedger::Dynamo(DynamoLedger::new(

@@ -50,7 +50,7 @@ pub use compile_memory::{
 };
 pub use compose::{
     AnyDeadLetters, AnyExecutor, AnyLedger, Composed, DeploymentPipeline, Extras, InitError,
-    InitPhases, Mode, compose, compose_with,
+    InitPhases, LocalTools, Mode, compose, compose_with,
 };
 pub use dead_letters::{SqsDeadLetters, dead_letter_body};
 pub use dynamo_ledger::DynamoLedger;

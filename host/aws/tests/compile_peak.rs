@@ -70,11 +70,11 @@ fn compile_peaks() {
         ("actions, Rust", guests::ACTIONS),
         (
             "by-click, JavaScript",
-            built(guests::JS_BY_CLICK, "npm ci in guests/js/by-click"),
+            built(guests::JS_BY_CLICK.path(), "node"),
         ),
         (
             "by-click, Python",
-            built(guests::PYTHON_BY_CLICK, "componentize-py"),
+            built(guests::PYTHON_BY_CLICK.path(), "python3"),
         ),
     ];
     let mib = |bytes: u64| bytes as f64 / f64::from(1 << 20);

@@ -1,5 +1,5 @@
-//! Options shared by the commands: which deployment's settings apply, and the settings the
-//! command line puts over them.
+//! Options shared by the commands: which deployment's settings apply, the settings the
+//! command line puts over them, and whether slow steps show progress.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -9,7 +9,29 @@ use clap::Args;
 use clickrules_aws::Settings;
 use serde::Serialize;
 
+use crate::progress::{Progress, ProgressMode};
 use crate::remote;
+
+/// Whether a command shows progress on its slow steps (compiling, precompiling, uploading,
+/// sweeps) on stderr; see [`crate::progress`].
+#[derive(Debug, Clone, Copy, Default, Args)]
+#[command(next_help_heading = "Output")]
+pub struct ProgressArgs {
+    /// Show progress on slow steps on stderr: auto (when stderr is a terminal), always (even
+    /// to a pipe or a file, e.g. a CI log), never. Nothing is drawn with --json or --quiet.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ProgressMode::Auto)]
+    pub progress: ProgressMode,
+    /// No progress and no informational lines on stderr; warnings and errors still print.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+impl ProgressArgs {
+    /// The progress to draw, for a command whose output is JSON when `json`.
+    pub fn progress(&self, json: bool) -> Progress {
+        Progress::from_flags(self.progress, json, self.quiet)
+    }
+}
 
 /// Settings a deployment configures with `CLICKRULES_*` variables, given on the command line.
 /// The settings start as the deployment's (the function's environment with `--function`, else

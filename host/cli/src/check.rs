@@ -11,8 +11,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 use clickrules_aws::{
-    AnyLedger, Composed, DeploymentPipeline, Extras, GUEST_LOCATION_FORMS, GuestLocation,
-    InitError, Mode, OnGuestError, Settings, compose_with,
+    AnyLedger, Composed, DeploymentPipeline, GUEST_LOCATION_FORMS, GuestLocation, InitError, Mode,
+    OnGuestError, Settings, compose_with,
 };
 use clickrules_engine::text::escape_control;
 use clickrules_engine::{
@@ -25,8 +25,9 @@ use clickrules_pipeline::{
 };
 use serde::Serialize;
 
-use crate::args::{EngineArgs, SettingsSource, deployment};
+use crate::args::{EngineArgs, ProgressArgs, SettingsSource, deployment};
 use crate::press::classic_event;
+use crate::progress::{self, Progress, Step};
 use crate::{remote, render};
 
 /// Wider action lists are cut in the table (`--json` has them whole).
@@ -57,6 +58,8 @@ pub struct CheckArgs {
     json: bool,
     #[command(flatten)]
     engine: EngineArgs,
+    #[command(flatten)]
+    output: ProgressArgs,
 }
 
 /// The presses of a check beyond the guest: whose devices, and which real events.
@@ -194,9 +197,12 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let sweep = args.sweep.sweep(SIMULATED_SERIAL, args.keep_going)?;
     let mut deployment = deployment(args.function.as_deref(), &args.engine)?;
     deployment.settings.guest = location;
+    let progress = args.output.progress(args.json);
     let checked = remote::runtime()?.block_on(async {
+        let step = compile_step(&progress, &deployment.settings.guest);
         let runtime = open(&deployment.settings).await?;
-        evaluate(&runtime.pipeline, &sweep, deployment.source).await
+        step.finish(compiled_message(&deployment.settings.guest));
+        evaluate(&runtime.pipeline, &sweep, deployment.source, &progress).await
     })?;
     if args.json {
         render::emit(&checked.json()?)?;
@@ -218,9 +224,7 @@ pub async fn open(settings: &Settings) -> anyhow::Result<Composed<NoSink>> {
     let mut settings = settings.clone();
     settings.on_guest_error = OnGuestError::Fail;
     // Guests that use state get an in-memory ledger: each case starts from empty state.
-    let extras = Extras {
-        local_ledger: Some(std::sync::Arc::new(MemoryLedger::new())),
-    };
+    let extras = crate::local_tools::extras(Some(std::sync::Arc::new(MemoryLedger::new())));
     compose_with(&settings, Mode::DryRun, NoSink, extras)
         .await
         .map_err(|e| match e {
@@ -284,12 +288,54 @@ impl Checked {
     }
 }
 
+/// What a guest is, for a progress line: `guest.wasm (12.3 MiB)`, `s3://bucket/key`.
+fn guest_label(location: &GuestLocation) -> String {
+    let size = match location {
+        GuestLocation::Path(path) => std::fs::metadata(path).ok().map(|m| m.len()),
+        GuestLocation::Builtin => Some(clickrules_builtin::DEFAULT_GUEST.len() as u64),
+        GuestLocation::S3(_) => None,
+    };
+    let name = escape_control(&location.uri()).into_owned();
+    match size {
+        Some(bytes) => format!("{name} ({})", progress::size(bytes)),
+        None => name,
+    }
+}
+
+/// This machine's architecture, as the compile step names it.
+fn host_arch() -> &'static str {
+    clickrules_engine::Arch::host().map_or(std::env::consts::ARCH, clickrules_engine::Arch::as_str)
+}
+
+/// The spinner shown while the guest at `location` is fetched (from S3) and compiled for this
+/// machine: `compiling guest.wasm (12.3 MiB) for x86_64… (4s)`. Finish it with
+/// [`compiled_message`].
+pub fn compile_step(progress: &Progress, location: &GuestLocation) -> Step {
+    let what = match location {
+        GuestLocation::S3(_) => "fetching and compiling",
+        _ => "compiling",
+    };
+    progress.spinner(format!(
+        "{what} {} for {}",
+        guest_label(location),
+        host_arch()
+    ))
+}
+
+/// The line a finished compile step leaves: `compiled guest.wasm (12.3 MiB) for x86_64`.
+pub fn compiled_message(location: &GuestLocation) -> String {
+    format!("compiled {} for {}", guest_label(location), host_arch())
+}
+
 /// Presses the pipeline's guest as each device with every click type and battery case, then
-/// with each event, as the Lambda would (a dry run: preflight checks included, nothing runs).
+/// with each event, as the Lambda would (a dry run: preflight checks included, nothing runs),
+/// with a bar over the presses (`checking GUEST [====>  ] 12/24`), cleared before it returns
+/// (pass [`Progress::hidden`] for none).
 pub async fn evaluate(
     pipeline: &DeploymentPipeline<NoSink>,
     sweep: &Sweep,
     source: SettingsSource,
+    progress: &Progress,
 ) -> anyhow::Result<Checked> {
     let guest = pipeline
         .source()
@@ -381,9 +427,14 @@ pub async fn evaluate(
         }
     }
 
+    let bar = progress.bar(
+        presses.len() as u64,
+        format!("checking {}", escape_control(&guest.uri)),
+    );
     let mut rows = Vec::with_capacity(presses.len());
     let mut stop = false;
     for (number, ((mut row, event), verified)) in presses.into_iter().zip(verified).enumerate() {
+        bar.inc(1);
         if stop {
             rows.push(row);
             continue;
@@ -427,8 +478,9 @@ pub async fn evaluate(
             .serials
             .first()
             .map_or(SIMULATED_SERIAL, String::as_str);
-        rows.extend(sequences(pipeline, serial).await);
+        rows.extend(sequences(pipeline, serial, &bar).await);
     }
+    bar.clear();
     let failed = rows.iter().filter(|r| r.result == Outcome::Fail).count();
     let skipped = rows.iter().filter(|r| r.result == Outcome::Skip).count();
     Ok(Checked {
@@ -710,10 +762,11 @@ pub(crate) fn now_ms() -> u64 {
 /// Short sequences per click type for a guest that uses state, from empty state: the same
 /// click twice within a second, then once more after the longest TTL the guest set, so a
 /// cooldown or a toggle shows in the table.
-async fn sequences(pipeline: &DeploymentPipeline<NoSink>, serial: &str) -> Vec<Row> {
+async fn sequences(pipeline: &DeploymentPipeline<NoSink>, serial: &str, bar: &Step) -> Vec<Row> {
     let AnyLedger::Memory(ledger) = pipeline.ledger() else {
         return Vec::new();
     };
+    bar.set_message("checking sequences");
     let start = now_ms();
     let mut rows = Vec::new();
     for click_type in ClickType::CLASSIC {
@@ -735,6 +788,8 @@ async fn sequences(pipeline: &DeploymentPipeline<NoSink>, serial: &str) -> Vec<R
                 }
             };
             let request_id = format!("check-sequence-{}-{step}", click_type.as_str());
+            bar.inc_length(1);
+            bar.inc(1);
             let result = pipeline
                 .press(PressRequest {
                     received_at_ms: Some(at),

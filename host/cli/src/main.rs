@@ -3,11 +3,14 @@
 mod args;
 mod check;
 mod key;
+mod local_tools;
 mod new;
 mod press;
+mod progress;
 mod remote;
 mod render;
 mod state_file;
+mod test_cmd;
 mod upload;
 mod webhook;
 
@@ -35,6 +38,9 @@ enum Command {
     Key(key::KeyArgs),
     /// Create a guest project (Rust, JavaScript or Python) that builds and tests on its own.
     New(new::NewArgs),
+    /// Run a cases file (presses and what each must decide) against a guest; fails on any
+    /// mismatch.
+    Test(test_cmd::TestArgs),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +51,7 @@ fn main() -> ExitCode {
         Command::New(args) => new::run(args),
         Command::Upload(args) => upload::run(args),
         Command::Key(args) => key::run(args),
+        Command::Test(args) => test_cmd::run(args),
     };
     match result {
         Ok(code) => code,

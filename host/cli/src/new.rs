@@ -1,6 +1,7 @@
 //! `clickrules new`: scaffolds a guest project (Rust, JavaScript or Python) outside this
 //! repository, with the WIT contract, bindings setup, a handler reproducing the default
-//! behaviour, a build script and a test, and prints the commands that build and test it.
+//! behaviour, a cases file, and tests wired into the language's own test command (which builds
+//! the component when it is stale), and prints the commands that test and check it.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -15,8 +16,11 @@ use crate::render;
 /// matches the host that made it.
 const WIT: &str = include_str!("../../../wit/handler.wit");
 
-/// The repository this binary was built from; the Rust scaffold's tests depend on its test kit.
-const REPOSITORY: &str = env!("CARGO_PKG_REPOSITORY");
+/// The workspace's Cargo configuration, whose dev-profile overrides the Rust scaffold copies.
+const CARGO_CONFIG: &str = include_str!("../../../.cargo/config.toml");
+
+/// The cases every scaffold starts with: its default behaviour, as data.
+const CASES: &str = include_str!("../templates/shared/cases.toml");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Lang {
@@ -35,6 +39,10 @@ pub struct NewArgs {
     /// Folder to create (default: ./NAME). It must not exist yet.
     #[arg(long, value_name = "PATH")]
     dir: Option<PathBuf>,
+    /// The clickrules checkout (or its host/testkit folder) whose test kit a Rust guest's
+    /// tests use (default: the checkout this binary was built from, if it is still there).
+    #[arg(long, value_name = "PATH")]
+    testkit: Option<PathBuf>,
 }
 
 /// One file of a scaffold: its path in the project and its template.
@@ -56,6 +64,7 @@ const RUST: &[File] = &[
     file("Cargo.toml", include_str!("../templates/rust/Cargo.toml")),
     file("src/lib.rs", include_str!("../templates/rust/lib.rs")),
     file("tests/guest.rs", include_str!("../templates/rust/guest.rs")),
+    file("cases.toml", CASES),
     file("README.md", include_str!("../templates/rust/README.md")),
     file(".gitignore", include_str!("../templates/rust/gitignore")),
 ];
@@ -64,9 +73,19 @@ const JS: &[File] = &[
     file("package.json", include_str!("../templates/js/package.json")),
     file("build.mjs", include_str!("../templates/js/build.mjs")),
     file("src/handler.js", include_str!("../templates/js/handler.js")),
+    file("cases.toml", CASES),
+    file(
+        "test/cases.test.mjs",
+        include_str!("../templates/js/cases.test.mjs"),
+    ),
     file(
         "test/handler.test.mjs",
         include_str!("../templates/js/handler.test.mjs"),
+    ),
+    file("support/host.mjs", include_str!("../templates/js/host.mjs")),
+    file(
+        "support/loader.mjs",
+        include_str!("../templates/js/loader.mjs"),
     ),
     file("README.md", include_str!("../templates/js/README.md")),
     file(".gitignore", include_str!("../templates/js/gitignore")),
@@ -74,6 +93,8 @@ const JS: &[File] = &[
 
 const PYTHON: &[File] = &[
     file("app.py", include_str!("../templates/python/app.py")),
+    file("build.py", include_str!("../templates/python/build.py")),
+    file("cases.toml", CASES),
     File {
         path: "build.sh",
         template: include_str!("../templates/python/build.sh"),
@@ -104,12 +125,21 @@ pub fn run(args: NewArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let crate_name = args.name.replace('-', "_");
-    let (testkit, testkit_note) = testkit_dependency();
+    // Resolved before anything is written, so a bad --testkit leaves no half-made project.
+    let (testkit, testkit_note) = match args.lang {
+        Lang::Rust => testkit_dependency(args.testkit.as_deref())?,
+        _ if args.testkit.is_some() => {
+            bail!("--testkit is for Rust guests (--lang rust); nothing was written")
+        }
+        _ => (String::new(), String::new()),
+    };
+    let profiles = dev_profiles(CARGO_CONFIG);
     let vars = [
         ("{{name}}", args.name.as_str()),
         ("{{crate}}", crate_name.as_str()),
         ("{{testkit}}", testkit.as_str()),
         ("{{testkit_note}}", testkit_note.as_str()),
+        ("{{dev_profiles}}", profiles.as_str()),
     ];
     let files = match args.lang {
         Lang::Rust => RUST,
@@ -152,25 +182,23 @@ pub fn run(args: NewArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The commands that build, test and check the new guest, in order.
+/// The commands that test and check the new guest, in order: the language's own test command
+/// builds the component first.
 fn next_steps(lang: Lang, dir: &Path, crate_name: &str) -> Vec<String> {
     let clickrules = clickrules_command();
     let mut steps = vec![format!("cd {}", shell_quote(&dir.display().to_string()))];
     let wasm = match lang {
         Lang::Rust => {
-            steps.push("cargo build --release --target wasm32-wasip2".into());
             steps.push("cargo test".into());
-            format!("target/wasm32-wasip2/release/{crate_name}.wasm")
+            format!("target/clickrules-guest/wasm32-wasip2/release/{crate_name}.wasm")
         }
         Lang::Js => {
             steps.push("npm install".into());
-            steps.push("npm run build".into());
             steps.push(format!("CLICKRULES={clickrules} npm test"));
             format!("dist/{crate_name}.wasm")
         }
         Lang::Python => {
             steps.push("pip install -r requirements.txt".into());
-            steps.push("./build.sh".into());
             steps.push(format!("CLICKRULES={clickrules} python3 -m unittest"));
             format!("dist/{crate_name}.wasm")
         }
@@ -186,30 +214,90 @@ fn clickrules_command() -> String {
         .unwrap_or_else(|_| "clickrules".into())
 }
 
-/// The test kit as a dependency: a path to this checkout when the binary was built from one
-/// that is still there (published releases of the kit do not exist yet), else the repository.
-fn testkit_dependency() -> (String, String) {
-    let checkout = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testkit");
-    match checkout.canonicalize() {
-        Ok(path) if path.join("Cargo.toml").is_file() => {
-            let path = path.display().to_string();
-            (
-                format!("clickrules-testkit = {{ path = {path:?} }}"),
-                format!(
-                    "clickrules-testkit is a path dependency on the clickrules checkout this \
-                     binary was built from ({path}); if that checkout moves, point the path at \
-                     its host/testkit or use `git = \"{REPOSITORY}\"`."
-                ),
-            )
+/// The test kit as a path dependency, and a note saying where it points: `--testkit` (a
+/// checkout or its host/testkit), else the checkout this binary was built from. There is no
+/// published release of the kit to fall back on.
+fn testkit_dependency(given: Option<&Path>) -> anyhow::Result<(String, String)> {
+    let (path, from) = match given {
+        Some(given) => {
+            let dir = given.canonicalize().map_err(|e| {
+                anyhow::anyhow!("--testkit {}: {e}; nothing was written", given.display())
+            })?;
+            let found = [dir.join("host/testkit"), dir.clone()]
+                .into_iter()
+                .find(|d| is_testkit(d));
+            let Some(path) = found else {
+                bail!(
+                    "--testkit {}: neither a clickrules checkout (with host/testkit) nor its \
+                     host/testkit folder; nothing was written",
+                    given.display()
+                );
+            };
+            (path, "given with --testkit")
         }
-        _ => (
-            format!("clickrules-testkit = {{ git = {REPOSITORY:?} }}"),
-            format!(
-                "clickrules-testkit comes from {REPOSITORY}; with a local checkout, use \
-                 `path = \"CHECKOUT/host/testkit\"` instead."
-            ),
-        ),
+        None => {
+            let built_from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testkit");
+            match built_from.canonicalize() {
+                Ok(path) if is_testkit(&path) => {
+                    (path, "the clickrules checkout this binary was built from")
+                }
+                _ => bail!(
+                    "the clickrules checkout this binary was built from ({}) is no longer \
+                     there, and a Rust guest's tests need its test kit: pass --testkit PATH \
+                     (a clickrules checkout, or its host/testkit); nothing was written",
+                    built_from.display()
+                ),
+            }
+        }
+    };
+    let path = path.display().to_string();
+    Ok((
+        format!("clickrules-testkit = {{ path = {path:?} }}"),
+        format!("clickrules-testkit is a path dependency on {path} ({from})."),
+    ))
+}
+
+/// Whether `dir` holds the clickrules-testkit crate.
+fn is_testkit(dir: &Path) -> bool {
+    std::fs::read_to_string(dir.join("Cargo.toml")).is_ok_and(|m| {
+        m.lines()
+            .any(|l| l.trim() == r#"name = "clickrules-testkit""#)
+    })
+}
+
+/// The `[profile.*]` tables of a Cargo configuration, with the comments above them, verbatim:
+/// the settings that make the test kit's wasmtime compile guests in seconds in the dev profile.
+/// Other tables (aliases, environment) are the workspace's own and are left out.
+fn dev_profiles(config: &str) -> String {
+    let mut out = String::new();
+    let mut comments = String::new();
+    let mut in_profile = false;
+    for line in config.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with('[') {
+            in_profile = trimmed.starts_with("[profile.");
+            if in_profile {
+                out.push_str(&comments);
+                out.push_str(line);
+                out.push('\n');
+            }
+            comments.clear();
+        } else if trimmed.starts_with('#') {
+            comments.push_str(line);
+            comments.push('\n');
+        } else if trimmed.is_empty() {
+            if in_profile && !out.ends_with("\n\n") {
+                out.push('\n');
+            }
+            comments.clear();
+        } else if in_profile {
+            out.push_str(&comments);
+            comments.clear();
+            out.push_str(line);
+            out.push('\n');
+        }
     }
+    out.trim_end().to_string()
 }
 
 fn check_name(name: &str) -> anyhow::Result<()> {

@@ -11,13 +11,13 @@ use clap::{Args, ValueEnum};
 use std::sync::Arc;
 
 use clickrules_aws::{
-    Extras, GUEST_LOCATION_FORMS, GuestLocation, InitError, Mode, Settings, compose_with,
+    GUEST_LOCATION_FORMS, GuestLocation, InitError, Mode, Settings, compose_with,
 };
 use clickrules_engine::text::escape_control;
 use clickrules_engine::{ClickType, EventFormat, NormalisedEvent, simulated_event};
 use clickrules_pipeline::{NoSink, PressRequest};
 
-use crate::args::EngineArgs;
+use crate::args::{EngineArgs, ProgressArgs};
 use crate::check::{https_press, now_ms};
 use crate::remote;
 use crate::render;
@@ -101,6 +101,8 @@ pub struct PressArgs {
     webhook: WebhookArgs,
     #[command(flatten)]
     engine: EngineArgs,
+    #[command(flatten)]
+    output: ProgressArgs,
 }
 
 pub fn run(args: PressArgs) -> anyhow::Result<ExitCode> {
@@ -135,12 +137,12 @@ pub fn run(args: PressArgs) -> anyhow::Result<ExitCode> {
         .map(state_file::read)
         .transpose()?
         .map(Arc::new);
-    let extras = Extras {
-        local_ledger: local_ledger.clone(),
-    };
+    let extras = crate::local_tools::extras(local_ledger.clone());
     let http = webhook::is_function_url(&event);
     let simulated = simulated_https(&args);
+    let progress = args.output.progress(args.json);
     let results = remote::runtime()?.block_on(async {
+        let step = crate::check::compile_step(&progress, &settings.guest);
         let runtime = compose_with(&settings, mode, NoSink, extras)
             .await
             .map_err(|e| match e {
@@ -148,6 +150,7 @@ pub fn run(args: PressArgs) -> anyhow::Result<ExitCode> {
                 InitError::Guest(e) => anyhow::Error::new(e),
                 other => anyhow::Error::new(other),
             })?;
+        step.finish(crate::check::compiled_message(&settings.guest));
         let request = PressRequest {
             request_id: &request_id,
             event: &event,
@@ -162,11 +165,13 @@ pub fn run(args: PressArgs) -> anyhow::Result<ExitCode> {
             let entry = args.webhook.entry()?;
             let now = args.now.unwrap_or_else(now_ms);
             let (response, result) = entry.handle(&runtime.pipeline, request, now).await;
-            eprintln!(
-                "webhook    HTTP {} {}",
-                response.status_code,
-                response.body.as_deref().unwrap_or_default()
-            );
+            if !args.output.quiet {
+                eprintln!(
+                    "webhook    HTTP {} {}",
+                    response.status_code,
+                    response.body.as_deref().unwrap_or_default()
+                );
+            }
             return anyhow::Ok(vec![result]);
         }
         anyhow::Ok(runtime.pipeline.deliver(request).await.into_presses())

@@ -117,13 +117,25 @@ pub struct Uploaded {
     pub version_id: Option<String>,
 }
 
-/// Puts the objects in order, stopping at the first failure.
-pub fn upload(objects: Vec<Object>) -> anyhow::Result<Vec<Uploaded>> {
-    runtime()?.block_on(async {
+/// Puts the objects in order, stopping at the first failure, with a bar over their bytes.
+pub fn upload(
+    objects: Vec<Object>,
+    progress: &crate::progress::Progress,
+) -> anyhow::Result<Vec<Uploaded>> {
+    let count = objects.len();
+    let total: u64 = objects.iter().map(|o| o.bytes.len() as u64).sum();
+    let first = objects
+        .first()
+        .map(|o| o.uri.to_string())
+        .unwrap_or_default();
+    let bar = progress.bytes(total, format!("uploading {first}"));
+    let uploaded = runtime()?.block_on(async {
         let clients = AwsClients::from_env().await;
         let mut uploaded = Vec::with_capacity(objects.len());
+        let mut offset = 0;
         for object in objects {
             let size_bytes = object.bytes.len() as u64;
+            bar.set_message(format!("uploading {}", object.uri));
             let put = clients
                 .s3
                 .put_object()
@@ -132,6 +144,8 @@ pub fn upload(objects: Vec<Object>) -> anyhow::Result<Vec<Uploaded>> {
                 .content_type(object.content_type)
                 .metadata("sha256", &object.sha256)
                 .body(object.bytes.into())
+                .customize()
+                .interceptor(crate::progress::CountUpload::new(&bar, offset))
                 .send()
                 .await
                 .map_err(|e| {
@@ -148,9 +162,17 @@ pub fn upload(objects: Vec<Object>) -> anyhow::Result<Vec<Uploaded>> {
                 etag: put.e_tag().map(str::to_string),
                 version_id: put.version_id().map(str::to_string),
             });
+            offset += size_bytes;
+            bar.set_position(offset);
         }
-        Ok(uploaded)
-    })
+        anyhow::Ok(uploaded)
+    })?;
+    bar.finish(format!(
+        "uploaded {count} object{} ({})",
+        if count == 1 { "" } else { "s" },
+        crate::progress::size(total)
+    ));
+    Ok(uploaded)
 }
 
 /// An id for a press made here: `cli-<ms since the epoch>`.

@@ -150,6 +150,7 @@ fn decision(out: &mut String, r: &PressRecord, d: &DecisionRecord) {
         }
         Some(e) => {
             let _ = writeln!(out, "decision   FAILED ({}): {}", e.kind, esc(&e.message));
+            backtrace(out, &e.backtrace);
             let _ = writeln!(out, "           nothing would be executed");
         }
     }
@@ -274,6 +275,18 @@ pub fn micros(us: u64) -> String {
         format!("{:.2} s", us as f64 / 1e6)
     } else {
         format!("{:.2} ms", us as f64 / 1e3)
+    }
+}
+
+/// A trapped guest's stack, innermost frame first, one line each: what an author reads to find
+/// the line that failed.
+pub fn backtrace(out: &mut String, frames: &[clickrules_engine::GuestFrame]) {
+    if frames.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "           guest backtrace (innermost first):");
+    for (i, frame) in frames.iter().enumerate() {
+        let _ = writeln!(out, "           {i:>3}: {}", esc(&frame.to_string()));
     }
 }
 

@@ -11,7 +11,7 @@ use clickrules_aws::{ArtifactPolicy, GUEST_LOCATION_FORMS, GuestLocation, S3Uri}
 use clickrules_engine::text::escape_control;
 use clickrules_engine::{Arch, ArtifactBinding, ArtifactSigner};
 
-use crate::args::{EngineArgs, deployment};
+use crate::args::{EngineArgs, ProgressArgs, deployment};
 use crate::check::{self, SweepArgs};
 use crate::remote::Object;
 use crate::{key, remote, render};
@@ -47,6 +47,8 @@ pub struct UploadArgs {
     json: bool,
     #[command(flatten)]
     engine: EngineArgs,
+    #[command(flatten)]
+    output: ProgressArgs,
 }
 
 /// The serial of the presses an upload checks with when no `--serial` is given.
@@ -84,11 +86,19 @@ pub fn run(args: UploadArgs) -> anyhow::Result<ExitCode> {
     // The same checks a user runs by hand, through the pipeline the deployment runs, under
     // its settings.
     deployment.settings.guest = GuestLocation::Path(args.guest.clone());
+    let progress = args.output.progress(args.json);
     let runtime = remote::runtime()?;
     let (composed, checked) = runtime.block_on(async {
+        let step = check::compile_step(&progress, &deployment.settings.guest);
         let composed = check::open(&deployment.settings).await?;
-        let checked =
-            check::evaluate(&composed.pipeline, &sweep, deployment.source.clone()).await?;
+        step.finish(check::compiled_message(&deployment.settings.guest));
+        let checked = check::evaluate(
+            &composed.pipeline,
+            &sweep,
+            deployment.source.clone(),
+            &progress,
+        )
+        .await?;
         anyhow::Ok((composed, checked))
     })?;
     drop(runtime);
@@ -140,11 +150,19 @@ pub fn run(args: UploadArgs) -> anyhow::Result<ExitCode> {
         // One sequence for every architecture: this upload is one signed act, newer than every
         // artifact signed before for this location (a rollback is an upload of an old guest).
         let binding = ArtifactBinding::now(target.to_string());
-        for arch in arches {
+        let targets = arches.len();
+        for (number, arch) in arches.into_iter().enumerate() {
             let start = Instant::now();
+            let step = progress.spinner(format!(
+                "precompiling {} for {arch} and signing it ({}/{targets})",
+                escape_control(&args.guest.display().to_string()),
+                number + 1
+            ));
             let artifact = engine
                 .precompile(&bytes, arch, signer, &binding)
                 .with_context(|| format!("cannot precompile {}", args.guest.display()))?;
+            // The `precompiled` line below says it on stdout.
+            step.clear();
             if !args.json {
                 render::emit(&format!(
                     "precompiled {arch} in {} ms ({}), signed by key {}\n",
@@ -170,7 +188,7 @@ pub fn run(args: UploadArgs) -> anyhow::Result<ExitCode> {
         content_type: "application/wasm",
         sha256,
     });
-    let uploaded = remote::upload(objects)?;
+    let uploaded = remote::upload(objects, &progress)?;
     let guest = uploaded.last().expect("the guest is always uploaded");
 
     if args.json {

@@ -1,6 +1,6 @@
 //! `clickrules new`: what it writes, what it prints, and what it refuses. That each scaffold
-//! then builds, passes its own tests and passes `clickrules check` needs npm, componentize-py
-//! and a wasmtime build per project: CI runs that with `.ci/scaffolds`.
+//! then passes its own language's test command (which builds it) and `clickrules check` needs
+//! npm, componentize-py and a wasmtime build per project: CI runs that with `.ci/scaffolds`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -91,6 +91,7 @@ fn new_rust_writes_a_cargo_project_using_the_testkit() {
             ".gitignore",
             "Cargo.toml",
             "README.md",
+            "cases.toml",
             "src/lib.rs",
             "tests/guest.rs",
             "wit/handler.wit",
@@ -99,6 +100,7 @@ fn new_rust_writes_a_cargo_project_using_the_testkit() {
     let manifest = read(&dir, "Cargo.toml");
     assert!(manifest.contains("name = \"my-guest\""), "{manifest}");
     assert!(manifest.contains("crate-type = [\"cdylib\"]"), "{manifest}");
+    // The default: the checkout this binary was built from.
     let testkit = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../testkit")
         .canonicalize()
@@ -110,7 +112,15 @@ fn new_rust_writes_a_cargo_project_using_the_testkit() {
         )),
         "{manifest}"
     );
-    assert!(read(&dir, "tests/guest.rs").contains("wasm32-wasip2/release/my_guest.wasm"));
+    let guest_rs = read(&dir, "tests/guest.rs");
+    assert!(
+        guest_rs.contains("clickrules_testkit::build::component(env!(\"CARGO_MANIFEST_DIR\"))"),
+        "{guest_rs}"
+    );
+    assert!(guest_rs.contains("/cases.toml"), "{guest_rs}");
+    // Unit tests of the cdylib would call host functions natively, which abort.
+    assert!(manifest.contains("test = false"), "{manifest}");
+    assert_no_dead_links(&dir);
     // The cargo-component route (verified by hand with this version): its output path, and its
     // unused src/bindings.rs kept out of git.
     let readme = read(&dir, "README.md");
@@ -141,10 +151,9 @@ fn new_rust_writes_a_cargo_project_using_the_testkit() {
         steps,
         [
             "cd my-guest",
-            "cargo build --release --target wasm32-wasip2",
             "cargo test",
             &format!(
-                "{} check target/wasm32-wasip2/release/my_guest.wasm",
+                "{} check target/clickrules-guest/wasm32-wasip2/release/my_guest.wasm",
                 env!("CARGO_BIN_EXE_clickrules")
             ),
         ]
@@ -166,17 +175,36 @@ fn new_js_writes_a_componentize_js_project() {
             ".gitignore",
             "README.md",
             "build.mjs",
+            "cases.toml",
             "package.json",
             "src/handler.js",
+            "support/host.mjs",
+            "support/loader.mjs",
+            "test/cases.test.mjs",
             "test/handler.test.mjs",
             "wit/handler.wit",
         ],
     );
+    let package: serde_json::Value = serde_json::from_str(&read(&target, "package.json")).unwrap();
+    assert_eq!(package["scripts"]["test"], "node --test");
+    let cases_test = read(&target, "test/cases.test.mjs");
+    assert!(cases_test.contains("buildIfStale"), "{cases_test}");
+    assert!(
+        cases_test.contains("cargo install --path host/cli"),
+        "{cases_test}"
+    );
+    assert_no_dead_links(&target);
     assert!(
         read(&target, "package.json").contains("\"@bytecodealliance/componentize-js\": \"0.23.0\"")
     );
     assert!(read(&target, "src/handler.js").contains("'clickrules:handler/host@0.1.0'"));
-    assert!(text(&out.stdout).contains("npm run build"));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("  npm install\n"), "{stdout}");
+    assert!(stdout.contains(" npm test\n"), "{stdout}");
+    assert!(
+        !stdout.contains("npm run build"),
+        "the test builds: {stdout}"
+    );
 }
 
 #[test]
@@ -191,7 +219,9 @@ fn new_python_writes_a_componentize_py_project() {
             ".gitignore",
             "README.md",
             "app.py",
+            "build.py",
             "build.sh",
+            "cases.toml",
             "requirements.txt",
             "test_app.py",
             "wit/handler.wit",
@@ -206,11 +236,129 @@ fn new_python_writes_a_componentize_py_project() {
             .mode();
         assert_eq!(mode & 0o111, 0o111, "build.sh is not executable");
     }
+    let build = read(&dir, "build.py");
     assert!(
-        read(&dir, "build.sh").contains(
-            "componentize-py -d wit -w click-handler componentize app -o dist/button.wasm"
-        )
+        build.contains(
+            r#""-d", "wit", "-w", "click-handler", "componentize", "app", "-o", str(WASM),"#
+        ),
+        "{build}"
     );
+    assert!(
+        build.contains(r#"WASM = HERE / "dist" / "button.wasm""#),
+        "{build}"
+    );
+    let test = read(&dir, "test_app.py");
+    assert!(test.contains("build.build_if_stale()"), "{test}");
+    assert!(test.contains("cargo install --path host/cli"), "{test}");
+    assert_no_dead_links(&dir);
+    let stdout = text(&out.stdout);
+    assert!(!stdout.contains("./build.sh"), "the test builds: {stdout}");
+}
+
+/// Every scaffold starts with the same cases, which the test kit reads.
+#[test]
+fn each_scaffold_ships_the_same_readable_cases_file() {
+    let scratch = Scratch::new("cases");
+    let mut files = Vec::new();
+    for lang in ["rust", "js", "python"] {
+        let name = format!("g-{lang}");
+        let out = new(&[&name, "--lang", lang], &scratch.0);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        files.push(read(&scratch.0.join(&name), "cases.toml"));
+    }
+    assert!(files.iter().all(|f| *f == files[0]));
+    let path = scratch.0.join("g-rust/cases.toml");
+    let cases = clickrules_testkit::cases::Cases::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(cases.cases().len(), 5);
+}
+
+/// The Rust scaffold's dev profile is the workspace's, so its test kit compiles guests with an
+/// optimised Cranelift.
+#[test]
+fn the_rust_scaffold_copies_the_workspace_dev_profile() {
+    let scratch = Scratch::new("profiles");
+    let out = new(&["fast", "--lang", "rust"], &scratch.0);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let manifest: toml::Table = toml::from_str(&read(&scratch.0.join("fast"), "Cargo.toml"))
+        .unwrap_or_else(|e| panic!("the scaffold's Cargo.toml: {e}"));
+    let config: toml::Table = toml::from_str(include_str!("../../../.cargo/config.toml")).unwrap();
+    let dev = |t: &toml::Table| t["profile"]["dev"].clone();
+    assert_eq!(dev(&manifest), dev(&config));
+    assert!(
+        manifest["profile"]["dev"]["package"]["cranelift-codegen"]["opt-level"].as_integer()
+            == Some(3)
+    );
+    assert!(
+        manifest["profile"].get("release").is_some(),
+        "its own release profile stays"
+    );
+}
+
+#[test]
+fn testkit_accepts_a_checkout_or_its_testkit_folder() {
+    let scratch = Scratch::new("testkit");
+    let checkout = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let testkit = checkout.join("host/testkit").canonicalize().unwrap();
+    for (name, given) in [("a", checkout.clone()), ("b", testkit.clone())] {
+        let out = new(
+            &[name, "--lang", "rust", "--testkit", given.to_str().unwrap()],
+            &scratch.0,
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let manifest = read(&scratch.0.join(name), "Cargo.toml");
+        assert!(
+            manifest.contains(&format!(
+                "clickrules-testkit = {{ path = {:?} }}",
+                testkit.display().to_string()
+            )),
+            "{manifest}"
+        );
+        assert!(text(&out.stdout).contains("(given with --testkit)"));
+    }
+}
+
+#[test]
+fn testkit_refuses_a_path_that_is_not_the_testkit() {
+    let scratch = Scratch::new("testkit-bad");
+    let elsewhere = scratch.0.join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    for (given, says) in [
+        (scratch.0.join("missing"), "--testkit"),
+        (elsewhere.clone(), "neither a clickrules checkout"),
+    ] {
+        let out = new(
+            &["g", "--lang", "rust", "--testkit", given.to_str().unwrap()],
+            &scratch.0,
+        );
+        assert!(!out.status.success());
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains(says), "{stderr}");
+        assert!(stderr.contains("nothing was written"), "{stderr}");
+        assert!(!scratch.0.join("g").exists());
+    }
+    let out = new(
+        &[
+            "g",
+            "--lang",
+            "js",
+            "--testkit",
+            elsewhere.to_str().unwrap(),
+        ],
+        &scratch.0,
+    );
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("--testkit is for Rust guests"));
+}
+
+/// Scaffolds point nowhere that does not exist: the project has no public repository.
+fn assert_no_dead_links(dir: &Path) {
+    for file in files(dir) {
+        let contents = read(dir, &file);
+        assert!(
+            !contents.contains("github.com/clickrules"),
+            "{file} links to a repository that does not exist"
+        );
+    }
 }
 
 #[test]

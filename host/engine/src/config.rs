@@ -1,6 +1,7 @@
 //! Limits and settings: typed configuration with named defaults.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Wall-clock budget for one press of the guest, instantiation included.
@@ -72,6 +73,33 @@ pub struct EngineConfig {
     pub allow_unlisted_regions: bool,
     /// Presses that may run concurrently; 0 means [`DEFAULT_MAX_CONCURRENT_PRESSES`].
     pub max_concurrent_presses: u32,
+    /// What a trap's backtrace says about the guest's source. The default is the production
+    /// setting; only the local tools ask for more.
+    pub backtraces: Backtraces,
+    /// A folder where compiled guests are kept between runs (wasmtime's own cache, keyed by
+    /// the guest's bytes and every setting that shapes the code), or `None`: the default, and
+    /// the Lambda's. For the local tools, which compile the same guest in every run. Needs the
+    /// `compile-cache` feature.
+    pub compile_cache: Option<PathBuf>,
+}
+
+/// How much a trap's backtrace tells about where in the guest it happened.
+///
+/// This setting shapes compiled code (parsing DWARF keeps more metadata in it), so it is part
+/// of what a precompiled artifact must match. It is always set here, never left to wasmtime,
+/// whose `Config::new()` reads `WASMTIME_BACKTRACE_DETAILS` from the environment: one
+/// developer's shell must not change what the engine builds or accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Backtraces {
+    /// Function names from the guest's name section, and code offsets. What the Lambda runs
+    /// with and what precompiled artifacts are built for, whatever this is set to.
+    #[default]
+    FunctionNames,
+    /// Also file and line, read from the guest's DWARF line tables where it carries them (a
+    /// Rust debug build does). For the local tools: an engine with this setting cannot load
+    /// artifacts precompiled for the Lambda.
+    SourceLines,
 }
 
 /// A configuration the engine cannot run with.
@@ -98,6 +126,24 @@ pub enum ConfigError {
     BadAllowedRegion {
         /// The offending entry.
         region: String,
+    },
+    /// A compile cache was asked for, but this build of the engine has no `compile-cache`
+    /// feature.
+    #[error(
+        "a compile cache was configured ({dir}), but this build of clickrules-engine has no \
+         `compile-cache` feature"
+    )]
+    CompileCacheUnavailable {
+        /// The folder that was asked for.
+        dir: PathBuf,
+    },
+    /// The compile cache could not be set up in its folder.
+    #[error("the compile cache in {dir} cannot be used: {message}")]
+    CompileCache {
+        /// The cache folder.
+        dir: PathBuf,
+        /// Why.
+        message: String,
     },
     /// wasmtime refused the configuration.
     #[error("the WebAssembly runtime could not start: {message}")]

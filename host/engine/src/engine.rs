@@ -12,7 +12,7 @@ use wasmtime::component::Linker;
 use wasmtime::{Store, Trap, UpdateDeadline};
 
 use self::classify::classify;
-use self::runtime_config::{code_config, runtime_config};
+use self::runtime_config::{code_config, compile_cache, runtime_config};
 use crate::action::{Action, ValidationPolicy, validate_actions, validate_region};
 use crate::artifact_error::ArtifactError;
 use crate::bindings::{Contract, v0_1_0, v0_2_0};
@@ -97,8 +97,11 @@ impl Engine {
         // Elsewhere (Lambda's kernel among them) keep the default madvise reset, since a blind
         // memset of the whole resident range would cost more than the faults it saves.
         let code_config = code_config();
-        let engine = wasmtime::Engine::new(&runtime_config(&config, slots, true))
-            .or_else(|_| wasmtime::Engine::new(&runtime_config(&config, slots, false)))
+        let cache = compile_cache(&config)?;
+        let engine = wasmtime::Engine::new(&runtime_config(&config, cache.as_ref(), slots, true))
+            .or_else(|_| {
+                wasmtime::Engine::new(&runtime_config(&config, cache.as_ref(), slots, false))
+            })
             .map_err(runtime)?;
 
         let mut linker = Linker::new(&engine);

@@ -5,6 +5,7 @@ use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 
 use crate::action::ValidationError;
+use crate::backtrace::{GuestFrame, in_frame};
 use crate::event::EventError;
 use crate::prevalidate::CompileLimit;
 
@@ -138,11 +139,14 @@ pub enum PressError {
     /// Recursion too deep for the wasm stack.
     #[error("the guest overflowed its stack")]
     StackOverflow,
-    /// Any other trap (unreachable, out-of-bounds access, ...).
-    #[error("the guest trapped: {trap}")]
+    /// Any other trap (unreachable, out-of-bounds access, a Rust panic, ...).
+    #[error("the guest trapped: {trap}{}", in_frame(backtrace))]
     Trap {
-        /// The trap and where it happened, as wasmtime describes it.
+        /// What trapped, as wasmtime describes it.
         trap: String,
+        /// The guest's stack when it trapped, innermost first (at most
+        /// [`MAX_FRAMES`](crate::MAX_FRAMES)).
+        backtrace: Vec<GuestFrame>,
     },
     /// The host could not instantiate the guest (e.g. every slot busy).
     #[error("the guest could not be started: {message}")]
@@ -208,9 +212,16 @@ impl PressError {
 
 impl Serialize for PressError {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("PressError", 2)?;
+        let frames = match self {
+            PressError::Trap { backtrace, .. } if !backtrace.is_empty() => Some(backtrace),
+            _ => None,
+        };
+        let mut s = serializer.serialize_struct("PressError", 2 + usize::from(frames.is_some()))?;
         s.serialize_field("kind", self.kind())?;
         s.serialize_field("message", &self.to_string())?;
+        if let Some(frames) = frames {
+            s.serialize_field("backtrace", frames)?;
+        }
         s.end()
     }
 }

@@ -24,6 +24,7 @@ mod action;
 mod arch;
 mod artifact;
 mod artifact_error;
+mod backtrace;
 mod bindings;
 mod bounded;
 mod call;
@@ -48,8 +49,9 @@ mod unique_json;
 mod wasi_bounds;
 
 // Running presses: the engine, its configuration, and what a press returns.
+pub use backtrace::{GuestFrame, MAX_FRAMES};
 pub use config::{
-    ConfigError, DEFAULT_FUEL, DEFAULT_MAX_CONCURRENT_PRESSES, DEFAULT_MEMORY_MB,
+    Backtraces, ConfigError, DEFAULT_FUEL, DEFAULT_MAX_CONCURRENT_PRESSES, DEFAULT_MEMORY_MB,
     DEFAULT_TIMEOUT_MS, EngineConfig, Limits,
 };
 pub use decision::{Decision, GuestInfo, LoadedFrom, LogEntry, LogLevel, Output};

@@ -1,47 +1,129 @@
-//! Guests in other languages (JavaScript, Python), built by their own toolchains.
+//! Guests in other languages (JavaScript, Python), built by their own toolchains when a test
+//! first asks for one.
 //!
-//! Each toolchain takes tens of seconds and is not part of a Rust install, so these builds
-//! differ from the Rust ones in two ways: a guest is rebuilt only when one of its own source
-//! files (or the WIT contract, or the tool's version) is newer than the component, and a
-//! missing tool skips the guest with a `cargo:warning` locally but fails the build under CI,
-//! where `.ci/run` installs every tool and a skip would hide a broken guest.
+//! A build script only records where each guest is ([`OtherGuest`] constants); the toolchain
+//! is provisioned and the component built at test time by [`OtherGuest::path`], once per
+//! process, and rebuilt only when one of the guest's own files (or the WIT contract, or the
+//! tool's version) is newer than the component. When a language's runtime (node, python3) is
+//! missing, its guests are skipped with a loud message, and under `CI` that fails instead; any
+//! other failure (offline `npm ci`, a broken build) panics naming the command.
 
+use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Mutex, PoisonError};
 use std::time::SystemTime;
 
-use crate::guest_target_dir;
+use crate::provision::{self, ProvisionError, in_ci, shout, tool_version};
 
-/// The environment variable CI systems set; when it is set a missing tool is an error.
-const CI_VAR: &str = "CI";
+/// The language a guest is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Language {
+    /// Built with componentize-js (`node build.mjs`), pinned by the guest's package-lock.json.
+    JavaScript,
+    /// Built with componentize-py, pinned by `guests/python/requirements.txt`.
+    Python,
+}
 
-/// Builds the JavaScript guest in `guest_dir` (a folder with `package.json`, `build.mjs` and
-/// `src/`) with its pinned componentize-js, into `target/wasm-guests/js/NAME.wasm`.
-///
-/// Returns `None` when node or the guest's `node_modules` is missing and `CI` is not set.
-/// Panics when the build fails, or when a tool is missing under `CI`.
-pub fn build_js(guest_dir: &Path, wit_dir: &Path) -> Option<PathBuf> {
-    let name = guest_name(guest_dir);
-    let Some(node_version) = tool_version("node", &["--version"]) else {
-        return missing(
-            &format!("the JavaScript guest {name}"),
-            "node was not found on PATH",
-            "install Node.js 20 or later",
-        );
-    };
-    let componentize = guest_dir.join("node_modules/@bytecodealliance/componentize-js");
-    if !componentize.is_dir() {
-        // node_modules appearing changes the folder, so `npm ci` triggers a rebuild.
-        println!("cargo:rerun-if-changed={}", guest_dir.display());
-        return missing(
-            &format!("the JavaScript guest {name}"),
-            "its node packages are not installed",
-            &format!("run `npm ci` in {}", guest_dir.display()),
-        );
+impl Language {
+    fn label(self) -> &'static str {
+        match self {
+            Language::JavaScript => "JavaScript",
+            Language::Python => "Python",
+        }
+    }
+}
+
+/// A guest in another language: where it is, and where its component goes.
+#[derive(Debug)]
+pub struct OtherGuest {
+    /// Its language.
+    pub language: Language,
+    /// Its folder (`guests/js/by-click`).
+    pub dir: &'static str,
+    /// The WIT folder of its contract.
+    pub wit: &'static str,
+    /// `target/wasm-guests`: components go to `js/` or `python/` in it, and the Python
+    /// toolchain's virtual environment to `tools/`.
+    pub out_dir: &'static str,
+}
+
+/// Components built (or skipped) in this process, by guest folder.
+static BUILT: Mutex<Option<HashMap<&'static str, Option<&'static str>>>> = Mutex::new(None);
+
+impl OtherGuest {
+    /// The component's path, provisioning the toolchain and building it first if needed;
+    /// `None` when the language's runtime is not installed (not under `CI`: there it panics).
+    ///
+    /// Panics when provisioning or the build fails, naming the command: a test that needs
+    /// this guest cannot run without it.
+    pub fn path(&'static self) -> Option<&'static str> {
+        // One build at a time in a process: two tests asking for the same guest wait for one
+        // build, and different guests' toolchains do not fight over the CPU.
+        let mut built = BUILT.lock().unwrap_or_else(PoisonError::into_inner);
+        let built = built.get_or_insert_with(HashMap::new);
+        if let Some(path) = built.get(self.dir) {
+            return *path;
+        }
+        let path = match self.build() {
+            Ok(path) => Some(&*String::leak(path.display().to_string())),
+            Err(ProvisionError::RuntimeMissing { runtime, fix }) => {
+                let what = self.language.label();
+                if in_ci() {
+                    panic!(
+                        "cannot test the {what} guests: {runtime} was not found on PATH; {fix}. \
+                         CI must test every language, so this fails."
+                    );
+                }
+                if self.first_of_language(built) {
+                    shout(&format!(
+                        "\n*** SKIPPED: the {what} guests are NOT tested: {runtime} was not found \
+                         on PATH; {fix}, then run the tests again. (Under CI this fails.) ***\n"
+                    ));
+                }
+                None
+            }
+            Err(e) => panic!(
+                "cannot build the {} guest {}: {e}",
+                self.language.label(),
+                self.dir
+            ),
+        };
+        built.insert(self.dir, path);
+        path
     }
 
+    /// Whether no other guest of this language was looked at yet, so a skip is said once per
+    /// language (guests of one language share a parent folder).
+    fn first_of_language(&self, built: &HashMap<&'static str, Option<&'static str>>) -> bool {
+        let family = Path::new(self.dir).parent();
+        !built.keys().any(|dir| Path::new(dir).parent() == family)
+    }
+
+    fn build(&self) -> Result<PathBuf, ProvisionError> {
+        let dir = Path::new(self.dir);
+        let wit = Path::new(self.wit);
+        let out_dir = Path::new(self.out_dir);
+        match self.language {
+            Language::JavaScript => build_js(dir, wit, out_dir),
+            Language::Python => build_python(dir, wit, out_dir),
+        }
+    }
+}
+
+/// Builds the JavaScript guest in `guest_dir` (a folder with `package.json`, `build.mjs` and
+/// `src/`) with its pinned componentize-js, into `OUT/js/NAME.wasm`, running `npm ci` first
+/// when its packages are missing or were installed from another lockfile.
+pub fn build_js(
+    guest_dir: &Path,
+    wit_dir: &Path,
+    out_dir: &Path,
+) -> Result<PathBuf, ProvisionError> {
+    provision::npm_ci(guest_dir)?;
+    let node_version = tool_version("node", &["--version"]).unwrap_or_default();
+    let name = guest_name(guest_dir);
     // Only the guest's own files: node_modules changes only through package-lock.json.
     let sources = vec![
         guest_dir.join("package.json"),
@@ -49,11 +131,11 @@ pub fn build_js(guest_dir: &Path, wit_dir: &Path) -> Option<PathBuf> {
         guest_dir.join("build.mjs"),
         guest_dir.join("src"),
     ];
-    let out = guest_target_dir()
+    let out = out_dir
         .join("js")
         .join(format!("{}.wasm", name.replace('-', "_")));
     let stamp = format!("node {node_version}");
-    build_if_stale(&out, &sources, wit_dir, &stamp, |tmp| {
+    build_if_stale(&out, &sources, wit_dir, &stamp, guest_dir, |tmp| {
         let mut cmd = Command::new("node");
         cmd.arg("build.mjs")
             .arg("--wit")
@@ -62,41 +144,39 @@ pub fn build_js(guest_dir: &Path, wit_dir: &Path) -> Option<PathBuf> {
             .arg(tmp)
             .current_dir(guest_dir);
         cmd
-    });
-    Some(out)
+    })?;
+    Ok(out)
 }
 
-/// Builds the Python guest in `guest_dir` (a folder whose `app.py` defines `WitWorld`) with
-/// `componentize-py`, into `target/wasm-guests/python/NAME.wasm`.
-///
-/// Returns `None` when `componentize-py` is missing and `CI` is not set. Panics when the build
-/// fails, or when the tool is missing under `CI`.
-pub fn build_python(guest_dir: &Path, wit_dir: &Path) -> Option<PathBuf> {
+/// Builds the Python guest in `guest_dir` (a folder whose `app.py` defines `WitWorld`) with the
+/// componentize-py pinned in the `requirements.txt` beside it (one folder up), installed into a
+/// virtual environment in `OUT/tools/`, into `OUT/python/NAME.wasm`.
+pub fn build_python(
+    guest_dir: &Path,
+    wit_dir: &Path,
+    out_dir: &Path,
+) -> Result<PathBuf, ProvisionError> {
+    let requirements = guest_dir
+        .parent()
+        .unwrap_or(guest_dir)
+        .join("requirements.txt");
+    let bin = provision::python_venv(&out_dir.join("tools").join("python-guests"), &requirements)?;
+    let componentize = bin.join("componentize-py");
+    let version = tool_version(&componentize.to_string_lossy(), &["--version"]).unwrap_or_default();
     let name = guest_name(guest_dir);
-    let Some(version) = tool_version("componentize-py", &["--version"]) else {
-        return missing(
-            &format!("the Python guest {name}"),
-            "componentize-py was not found on PATH",
-            "run `pip install componentize-py` (see .ci/run for the version CI uses)",
-        );
-    };
     let mut sources: Vec<PathBuf> = fs::read_dir(guest_dir)
-        .unwrap_or_else(|e| panic!("read {}: {e}", guest_dir.display()))
+        .map_err(|e| io_failure(guest_dir, &e))?
         .filter_map(Result::ok)
         .map(|e| e.path())
         .filter(|p| p.extension() == Some(OsStr::new("py")))
         .collect();
     sources.sort();
-    assert!(
-        sources.iter().any(|p| p.ends_with("app.py")),
-        "the Python guest {} has no app.py",
-        guest_dir.display()
-    );
-    let out = guest_target_dir()
+    sources.push(requirements);
+    let out = out_dir
         .join("python")
         .join(format!("{}.wasm", name.replace('-', "_")));
-    build_if_stale(&out, &sources, wit_dir, &version, |tmp| {
-        let mut cmd = Command::new("componentize-py");
+    build_if_stale(&out, &sources, wit_dir, &version, guest_dir, |tmp| {
+        let mut cmd = Command::new(&componentize);
         cmd.arg("--wit-path")
             .arg(wit_dir)
             .arg("--world")
@@ -110,96 +190,64 @@ pub fn build_python(guest_dir: &Path, wit_dir: &Path) -> Option<PathBuf> {
             // Building imports app.py; a __pycache__ in the source folder would be noise.
             .env("PYTHONDONTWRITEBYTECODE", "1");
         cmd
-    });
+    })?;
     // componentize-py's embedded interpreter writes bytecode anyway (the variable does not
     // reach it); remove it so a build leaves the source folder as it was.
     let _ = fs::remove_dir_all(guest_dir.join("__pycache__"));
-    Some(out)
-}
-
-/// Whether `CI` asks for every guest to be built.
-fn in_ci() -> bool {
-    println!("cargo:rerun-if-env-changed={CI_VAR}");
-    std::env::var(CI_VAR).is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
-}
-
-/// Skips a guest (locally) or fails the build (under CI) because a tool is missing.
-fn missing(what: &str, why: &str, fix: &str) -> Option<PathBuf> {
-    if in_ci() {
-        panic!("cannot build {what}: {why}; {fix}. CI must build every guest, so this fails.");
-    }
-    println!("cargo:warning=skipping {what}: {why}; {fix}, then rebuild. Its tests are skipped.");
-    None
+    Ok(out)
 }
 
 fn guest_name(guest_dir: &Path) -> String {
     guest_dir
         .file_name()
         .and_then(OsStr::to_str)
-        .unwrap_or_else(|| panic!("{} has no folder name", guest_dir.display()))
+        .unwrap_or("guest")
         .to_string()
-}
-
-/// The first line of `tool ARGS`, or `None` if the tool cannot be run.
-fn tool_version(tool: &str, args: &[&str]) -> Option<String> {
-    let out = Command::new(tool).args(args).output().ok()?;
-    out.status.success().then(|| {
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_string()
-    })
 }
 
 /// Runs the command `make(tmp)` unless `out` is newer than every source and the WIT contract
 /// and was built by the same tool version (`stamp`). The command writes to a temporary path
-/// that is renamed into place on success, so an interrupted build never looks finished.
+/// that is renamed into place on success, so an interrupted build never looks finished; a
+/// file lock keeps two test processes from building the same guest at once.
 fn build_if_stale(
     out: &Path,
     sources: &[PathBuf],
     wit_dir: &Path,
     stamp: &str,
+    guest_dir: &Path,
     make: impl FnOnce(&Path) -> Command,
-) {
-    for source in sources {
-        println!("cargo:rerun-if-changed={}", source.display());
-    }
-    println!("cargo:rerun-if-changed={}", wit_dir.display());
-
+) -> Result<(), ProvisionError> {
     let stamp_path = out.with_extension("tool");
     let inputs: Vec<&Path> = sources
         .iter()
         .map(PathBuf::as_path)
         .chain([wit_dir])
         .collect();
-    let up_to_date = modified(out).is_some_and(|built| {
-        newest_modification(&inputs).is_some_and(|newest| newest <= built)
-            && fs::read_to_string(&stamp_path).is_ok_and(|s| s == stamp)
-    });
-    if up_to_date {
-        return;
+    let up_to_date = || {
+        modified(out).is_some_and(|built| {
+            newest_modification(&inputs).is_some_and(|newest| newest <= built)
+                && fs::read_to_string(&stamp_path).is_ok_and(|s| s == stamp)
+        })
+    };
+    if up_to_date() {
+        return Ok(());
     }
-
-    let dir = out.parent().expect("the output has a folder");
-    fs::create_dir_all(dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
-    let tmp = out.with_extension("wasm.partial");
-    let mut cmd = make(&tmp);
-    // A build script's stdout is read by Cargo for directives; the tool's chatter belongs on
-    // stderr, which Cargo shows when the build fails.
-    cmd.stdout(std::io::stderr());
-    let status = cmd
-        .status()
-        .unwrap_or_else(|e| panic!("could not run {cmd:?}: {e}"));
-    assert!(
-        status.success(),
-        "building {} failed ({status}); the tool's output is above. Command: {cmd:?}",
+    let dir = out.parent().unwrap_or(out);
+    fs::create_dir_all(dir).map_err(|e| io_failure(dir, &e))?;
+    let lock = fs::File::create(out.with_extension("lock")).map_err(|e| io_failure(out, &e))?;
+    lock.lock().map_err(|e| io_failure(out, &e))?;
+    if up_to_date() {
+        return Ok(());
+    }
+    shout(&format!(
+        "clickrules: building {} into {} (cached until its sources change)",
+        guest_dir.display(),
         out.display()
-    );
-    fs::rename(&tmp, out)
-        .unwrap_or_else(|e| panic!("move {} to {}: {e}", tmp.display(), out.display()));
-    fs::write(&stamp_path, stamp).unwrap_or_else(|e| panic!("write {}: {e}", stamp_path.display()));
+    ));
+    let tmp = out.with_extension("wasm.partial");
+    provision::run(make(&tmp), guest_dir)?;
+    fs::rename(&tmp, out).map_err(|e| io_failure(out, &e))?;
+    fs::write(&stamp_path, stamp).map_err(|e| io_failure(&stamp_path, &e))
 }
 
 /// The latest modification time of any file under `paths` (folders are walked), or `None` if
@@ -221,4 +269,13 @@ fn newest_modification(paths: &[&Path]) -> Option<SystemTime> {
 
 fn modified(path: &Path) -> Option<SystemTime> {
     fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+fn io_failure(path: &Path, e: &std::io::Error) -> ProvisionError {
+    ProvisionError::Failed {
+        command: format!("access {}", path.display()),
+        dir: path.parent().unwrap_or(path).to_path_buf(),
+        status: e.to_string(),
+        output: String::new(),
+    }
 }

@@ -5,13 +5,18 @@
 //! into constants. Guests form their own Cargo workspace (they target `wasm32-wasip2`), so this
 //! runs a nested `cargo build` into a target directory of its own beside the host's.
 //!
-//! Guests in other languages are built by their own toolchains with [`build_js`] and
-//! [`build_python`], into the same directory.
+//! Guests in other languages are built by their own toolchains, provisioned from the
+//! repository's lockfiles the first time a test asks for them ([`OtherGuest::path`]): a build
+//! script must not reach the network.
 #![deny(missing_docs)]
 
 mod languages;
+mod provision;
 
-pub use languages::{build_js, build_python};
+pub use languages::{Language, OtherGuest, build_js, build_python};
+pub use provision::{
+    ProvisionError, in_ci, npm_ci, python_tool, python_venv, shout, test_target_dir,
+};
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -124,8 +129,9 @@ fn package_dir(guests_dir: &Path, package: &str) -> PathBuf {
     }
 }
 
-/// `target/wasm-guests`, shared by every build script so each guest compiles once.
-fn guest_target_dir() -> PathBuf {
+/// `target/wasm-guests`, shared by every build script so each guest compiles once. Only for
+/// build scripts (it reads `OUT_DIR`).
+pub fn guest_target_dir() -> PathBuf {
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR is set for build scripts"));
     // OUT_DIR is <target>/[<triple>/]<profile>/build/<pkg>-<hash>/out.
     let build_dir = out_dir

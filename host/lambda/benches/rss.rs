@@ -274,8 +274,8 @@ fn main() {
     let mut missing = Vec::new();
     for (name, path) in [
         ("by-click, Rust", Some(guests::BY_CLICK)),
-        ("by-click, JavaScript", guests::JS_BY_CLICK),
-        ("by-click, Python", guests::PYTHON_BY_CLICK),
+        ("by-click, JavaScript", guests::JS_BY_CLICK.path()),
+        ("by-click, Python", guests::PYTHON_BY_CLICK.path()),
     ] {
         let Some(path) = path else {
             missing.push(name);

@@ -254,8 +254,8 @@ async fn guests_that_print_sleep_or_read_stdin_answer_with_their_record() {
         ),
     ];
     for (name, path) in [
-        ("js", guests::JS_BY_CLICK),
-        ("python", guests::PYTHON_BY_CLICK),
+        ("js", guests::JS_BY_CLICK.path()),
+        ("python", guests::PYTHON_BY_CLICK.path()),
     ] {
         match path {
             Some(path) => cases.push((name, path, Vec::new(), "by-click: single press from")),

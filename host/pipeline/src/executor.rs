@@ -209,6 +209,7 @@ impl ActionError {
             kind: self.kind().to_string(),
             message: self.to_string(),
             retryable: Some(self.is_retryable()),
+            backtrace: Vec::new(),
         }
     }
 }

@@ -203,6 +203,7 @@ impl Failure {
             kind: self.kind().to_string(),
             message: self.to_string(),
             retryable: Some(self.is_retryable()),
+            backtrace: Vec::new(),
         }
     }
 }
@@ -213,5 +214,9 @@ pub(crate) fn press_error_info(e: &PressError) -> ErrorInfo {
         kind: e.kind().to_string(),
         message: e.to_string(),
         retryable: None,
+        backtrace: match e {
+            PressError::Trap { backtrace, .. } => backtrace.clone(),
+            _ => Vec::new(),
+        },
     }
 }

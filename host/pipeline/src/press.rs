@@ -750,6 +750,7 @@ where
                         kind: "not_run".into(),
                         message: "not run yet".into(),
                         retryable: Some(true),
+                        backtrace: Vec::new(),
                     }),
                     done_earlier: false,
                 },

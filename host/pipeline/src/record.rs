@@ -4,7 +4,8 @@
 //! stored record answers a duplicate delivery exactly.
 
 use clickrules_engine::{
-    Action, Click, Contract, DeviceState, EventFormat, LoadedFrom, Output, Skipped, StateWrite,
+    Action, Click, Contract, DeviceState, EventFormat, GuestFrame, LoadedFrom, Output, Skipped,
+    StateWrite,
 };
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +22,11 @@ pub struct ErrorInfo {
     /// Whether trying again may succeed, where that is known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retryable: Option<bool>,
+    /// Where in the guest a trap happened, innermost frame first: function names, and file
+    /// and line where the guest carries line tables and the engine read them (the local
+    /// tools). Empty for every other failure.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub backtrace: Vec<GuestFrame>,
 }
 
 /// How the guest for a press was obtained.

@@ -137,5 +137,6 @@ pub(crate) fn source_info(e: &impl SourceError) -> ErrorInfo {
         kind: format!("guest_source.{}", e.kind()),
         message: e.to_string(),
         retryable: Some(e.is_retryable()),
+        backtrace: Vec::new(),
     }
 }

@@ -1,25 +1,39 @@
 //! A moto server (PyPI `moto[server]`) on 127.0.0.1, one per test so recordings and state do
 //! not mix between tests running in parallel.
 //!
-//! When `moto_server` is missing the tests cannot run: with `CI` set that is a failure (CI must
-//! run them), otherwise the test prints what it skipped and why, and passes.
+//! The first test that starts one installs the moto version `tests/tools/moto.txt` pins into a
+//! virtual environment under `target/` (once; later runs reuse it). Only when Python itself is
+//! missing do the tests skip, saying so; with `CI` set that is a failure. A failed install
+//! fails the test, naming the command.
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use aws_config::{Region, SdkConfig};
 use aws_sdk_s3::config::Credentials;
+use clickrules_guest_build::{ProvisionError, in_ci, python_tool, shout};
 
 /// moto's default account.
 pub const ACCOUNT: &str = "123456789012";
 /// The region the SDK clients and the binaries under test are given.
 pub const REGION: &str = "us-east-1";
 const STARTUP: Duration = Duration::from_secs(30);
+
+/// `moto_server` at the pinned version, installed on first use (once per process; across
+/// processes the install's stamp and lock make it once per lockfile change).
+fn moto_server() -> Result<PathBuf, ProvisionError> {
+    static SERVER: OnceLock<Result<PathBuf, ProvisionError>> = OnceLock::new();
+    let requirements = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/tools/moto.txt");
+    SERVER
+        .get_or_init(|| python_tool(&requirements, "moto_server"))
+        .clone()
+}
 
 /// A running moto server, stopped when dropped.
 #[derive(Debug)]
@@ -33,27 +47,25 @@ impl Moto {
     /// Starts moto, or returns `None` (after saying why) when it is not installed and `CI` is
     /// not set.
     pub fn start(test: &str) -> Option<Self> {
+        let server = match moto_server() {
+            Ok(server) => server,
+            Err(why @ ProvisionError::RuntimeMissing { .. }) if !in_ci() => {
+                shout(&format!(
+                    "SKIPPED {test}: these tests need the moto AWS emulator, which needs Python: \
+                     {why}. With CI set they fail instead."
+                ));
+                return None;
+            }
+            Err(why) => panic!("{test}: cannot install the moto AWS emulator: {why}"),
+        };
         // A second try covers losing a port to another process between choosing and binding it.
-        match Self::try_start().or_else(|_| Self::try_start()) {
+        match Self::try_start(&server).or_else(|_| Self::try_start(&server)) {
             Ok(moto) => Some(moto),
-            Err(why) if std::env::var_os("CI").is_some() => {
-                panic!("{test}: moto is required in CI but could not start: {why}")
-            }
-            Err(why) => {
-                // Straight to stderr: the test harness captures `eprintln!` of passing tests,
-                // and a skip must be seen.
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "SKIPPED {test}: these tests need the moto AWS emulator ({why}). \
-                     Install it with `pip install 'moto[server]'` so `moto_server` is on PATH; \
-                     with CI set they fail instead."
-                );
-                None
-            }
+            Err(why) => panic!("{test}: the moto AWS emulator could not start: {why}"),
         }
     }
 
-    fn try_start() -> Result<Self, String> {
+    fn try_start(server: &Path) -> Result<Self, String> {
         let port = free_port().map_err(|e| format!("no free port: {e}"))?;
         let dir =
             std::env::temp_dir().join(format!("clickrules-moto-{}-{port}", std::process::id()));
@@ -63,7 +75,7 @@ impl Moto {
             .and_then(|log| Ok((log.try_clone()?, log)))
             .map_err(|e| e.to_string())
             .and_then(|(stdout, stderr)| {
-                Command::new("moto_server")
+                Command::new(server)
                     .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                     .current_dir(&dir)
                     .env("MOTO_RECORDER_FILEPATH", dir.join("recording.jsonl"))

@@ -162,10 +162,19 @@ impl Harness {
 }
 
 /// Settings, limits and an allow-list for a [`Harness`]. Unset parts keep the production
-/// defaults.
-#[derive(Debug, Clone, Default)]
+/// defaults; only backtraces (file and line where the guest has line tables) and the compile
+/// cache differ, as in [`local_engine_config`](crate::local_engine_config).
+#[derive(Debug, Clone)]
 pub struct HarnessBuilder {
     config: EngineConfig,
+}
+
+impl Default for HarnessBuilder {
+    fn default() -> Self {
+        Self {
+            config: crate::local::local_engine_config(),
+        }
+    }
 }
 
 impl HarnessBuilder {

@@ -20,14 +20,22 @@
 //!
 //! A press never panics: a trap, a deadline, an `err(...)` or an invalid action list is in
 //! [`Decision::error`], typed as [`PressError`], with `actions` empty.
+//!
+//! The same presses can be written as data: a cases file ([`cases`]) that
+//! `clickrules test GUEST CASES` runs too, for guests in any language. [`build::component`]
+//! builds a Rust guest from its own `cargo test` when its sources changed.
 #![deny(missing_docs)]
 
+pub mod build;
+pub mod cases;
 mod click;
 mod harness;
+mod local;
 
 pub use click::{Click, TEST_RECEIVED_AT_MS, TEST_SERIAL};
 pub use clickrules_engine::{
-    Action, ClickType, ConfigError, Contract, Decision, Limits, LoadError, LogEntry, LogLevel,
-    PressError, StateChange, StateUse, StateWrite, ValidationError,
+    Action, ClickType, ConfigError, Contract, Decision, EngineConfig, Limits, LoadError, LogEntry,
+    LogLevel, PressError, StateChange, StateUse, StateWrite, ValidationError,
 };
 pub use harness::{Error, Harness, HarnessBuilder, Result};
+pub use local::{compile_cache_dir, local_engine_config};

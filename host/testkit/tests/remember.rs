@@ -14,12 +14,12 @@ const B: &str = "G030BUTTONB00002";
 fn languages() -> Vec<(&'static str, &'static str)> {
     let mut found = vec![("Rust", guests::REMEMBER)];
     for (name, path) in [
-        ("JavaScript", guests::JS_REMEMBER),
-        ("Python", guests::PYTHON_REMEMBER),
+        ("JavaScript", guests::JS_REMEMBER.path()),
+        ("Python", guests::PYTHON_REMEMBER.path()),
     ] {
         match path {
             Some(path) => found.push((name, path)),
-            None => eprintln!("skipping the {name} remember guest: its tool is not installed"),
+            None => eprintln!("skipping the {name} remember guest: its runtime is not installed"),
         }
     }
     found

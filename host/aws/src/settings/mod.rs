@@ -59,6 +59,99 @@ pub enum SettingsError {
         /// The environment variable.
         variable: String,
     },
+    /// An entry of a guest settings list (`CLICKRULES_CONFIG`) is not `key=value`.
+    #[error(
+        "{variable}: the entry {entry:?} {problem}; accepted: key=value,key=value \
+         (`\\,` for a comma in a value)"
+    )]
+    GuestSetting {
+        /// The environment variable.
+        variable: String,
+        /// The entry, as written (between its commas, spaces around it dropped).
+        entry: String,
+        /// What is wrong with it.
+        problem: GuestSettingProblem,
+    },
+}
+
+/// What is wrong with an entry of `CLICKRULES_CONFIG`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum GuestSettingProblem {
+    /// No `=` separates a key from its value.
+    #[error("has no `=` between a key and a value")]
+    MissingEquals,
+    /// Nothing (or only spaces) before the `=`.
+    #[error("has an empty key")]
+    EmptyKey,
+    /// Its key (lowercased) is set by an earlier entry of the list too.
+    #[error("sets a key an earlier entry already sets")]
+    DuplicateKey,
+}
+
+/// Parses `CLICKRULES_CONFIG`: guest settings as `key=value,key=value`.
+///
+/// - Entries are separated by commas; `\,` is a comma inside a key or value and `\\` a
+///   backslash (any other backslash is kept as it is). Empty entries (a trailing comma) are
+///   skipped.
+/// - Each entry is split at its first `=`: the value may contain more `=`, and may be empty.
+/// - Spaces around entries, keys and values are dropped; keys are lowercased, as the keys of
+///   `CLICKRULES_CONFIG_<KEY>` variables are.
+/// - An entry without `=`, with an empty key, or setting a key an earlier entry sets, is an
+///   error naming the entry ([`SettingsError::GuestSetting`]).
+///
+/// A `CLICKRULES_CONFIG_<KEY>` variable of the same key wins over the list (the more specific
+/// setting wins; see [`Settings::from_env`]).
+pub fn parse_guest_settings(value: &str) -> Result<BTreeMap<String, String>, SettingsError> {
+    let error = |entry: &str, problem| SettingsError::GuestSetting {
+        variable: CONFIG.to_string(),
+        entry: entry.to_string(),
+        problem,
+    };
+    let mut settings = BTreeMap::new();
+    for (raw, entry) in split_unescaped(value) {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            continue;
+        }
+        let Some((key, value)) = entry.split_once('=') else {
+            return Err(error(raw, GuestSettingProblem::MissingEquals));
+        };
+        let key = key.trim().to_ascii_lowercase();
+        if key.is_empty() {
+            return Err(error(raw, GuestSettingProblem::EmptyKey));
+        }
+        if settings.contains_key(&key) {
+            return Err(error(raw, GuestSettingProblem::DuplicateKey));
+        }
+        settings.insert(key, value.trim().to_string());
+    }
+    Ok(settings)
+}
+
+/// `value` split at unescaped commas: each entry as written, and with `\,` and `\\`
+/// unescaped.
+fn split_unescaped(value: &str) -> Vec<(&str, String)> {
+    let mut entries = Vec::new();
+    let (mut start, mut entry) = (0, String::new());
+    let mut chars = value.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' => match chars.peek() {
+                Some(&(_, next @ (',' | '\\'))) => {
+                    entry.push(next);
+                    chars.next();
+                }
+                _ => entry.push('\\'),
+            },
+            ',' => {
+                entries.push((&value[start..i], std::mem::take(&mut entry)));
+                start = i + 1;
+            }
+            c => entry.push(c),
+        }
+    }
+    entries.push((&value[start..], entry));
+    entries
 }
 
 /// What to do when the configured guest fails a press.
@@ -99,7 +192,8 @@ pub struct Settings {
     pub on_guest_error: OnGuestError,
     /// Signed precompiled artifacts: loaded when present and valid, when keys are configured.
     pub artifacts: Option<ArtifactPolicy>,
-    /// Served to the guest through `host.config`, keys lowercased.
+    /// Served to the guest through `host.config`, keys lowercased: `CLICKRULES_CONFIG`'s list,
+    /// then each `CLICKRULES_CONFIG_<KEY>` over it.
     pub guest_settings: BTreeMap<String, String>,
     /// The press ledger's DynamoDB table; `None`: the ledger is off.
     pub ledger_table: Option<String>,
@@ -119,7 +213,10 @@ impl Settings {
     /// Reads the settings from `(name, value)` pairs, normally [`std::env::vars_os`]. A list
     /// rather than a lookup function, because guest settings are every `CLICKRULES_CONFIG_*`
     /// variable present, which only a list can enumerate. Empty values count as unset, except
-    /// `CLICKRULES_SNAPSHOT_QUALIFIER`, where empty means unqualified.
+    /// `CLICKRULES_SNAPSHOT_QUALIFIER`, where empty means unqualified, and guest settings,
+    /// which are served as given. Guest settings come from `CLICKRULES_CONFIG`
+    /// (`key=value,key=value`, see [`parse_guest_settings`]) and `CLICKRULES_CONFIG_<KEY>`
+    /// variables; where both set a key, the `CLICKRULES_CONFIG_<KEY>` variable wins.
     pub fn from_env<I, K, V>(vars: I) -> Result<Self, SettingsError>
     where
         I: IntoIterator<Item = (K, V)>,
@@ -318,7 +415,13 @@ impl Settings {
                 )
             })?),
         };
-        let mut guest_settings = BTreeMap::new();
+        // The list first, then each CLICKRULES_CONFIG_<KEY> over it: the variable naming one
+        // key is the more specific, so it wins (a stack's GuestSettings and a variable added
+        // to one function by hand: the hand-added one applies).
+        let mut guest_settings = match get(CONFIG) {
+            None => BTreeMap::new(),
+            Some(v) => parse_guest_settings(v)?,
+        };
         let mut unknown_variables = Vec::new();
         for (name, value) in env {
             if let Some(key) = name.strip_prefix(CONFIG_PREFIX) {

@@ -273,3 +273,104 @@ fn wrong_source_settings_are_named() {
         Z2M_BASE_TOPIC
     );
 }
+
+fn guest_setting_problem(value: &str) -> (String, GuestSettingProblem) {
+    match settings(&[(CONFIG, value)]) {
+        Err(SettingsError::GuestSetting {
+            variable,
+            entry,
+            problem,
+        }) => {
+            assert_eq!(variable, CONFIG);
+            (entry, problem)
+        }
+        other => panic!("expected a bad guest setting in {value:?}, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_list_of_guest_settings_is_read() {
+    let s = settings(&[(
+        CONFIG,
+        " Region=eu-west-1, second_region = us-east-2 ,low_battery_mv=1600,",
+    )])
+    .unwrap();
+    assert_eq!(
+        s.guest_settings,
+        BTreeMap::from([
+            ("region".to_string(), "eu-west-1".to_string()),
+            ("second_region".to_string(), "us-east-2".to_string()),
+            ("low_battery_mv".to_string(), "1600".to_string()),
+        ])
+    );
+    assert!(s.unknown_variables.is_empty(), "{:?}", s.unknown_variables);
+    assert_eq!(s.engine_config().settings, s.guest_settings);
+    // Unset or empty: no settings.
+    assert!(settings(&[(CONFIG, "")]).unwrap().guest_settings.is_empty());
+    assert!(
+        settings(&[(CONFIG, " , ")])
+            .unwrap()
+            .guest_settings
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_guest_setting_value_may_hold_equals_signs_escaped_commas_and_nothing() {
+    let parsed = parse_guest_settings(
+        r"query=a=b==c,regions=us-west-1\,us-east-1,path=C:\dir\\,empty=,tail=x\\",
+    )
+    .unwrap();
+    assert_eq!(parsed["query"], "a=b==c");
+    assert_eq!(parsed["regions"], "us-west-1,us-east-1");
+    // `\\` is one backslash, and the comma after it separates; other backslashes stay.
+    assert_eq!(parsed["path"], r"C:\dir\");
+    assert_eq!(parsed["empty"], "");
+    assert_eq!(parsed["tail"], r"x\");
+    assert_eq!(parsed.len(), 5);
+}
+
+#[test]
+fn malformed_guest_settings_name_the_entry() {
+    assert_eq!(
+        guest_setting_problem("region=eu-west-1,second_region"),
+        (
+            "second_region".to_string(),
+            GuestSettingProblem::MissingEquals
+        )
+    );
+    assert_eq!(
+        guest_setting_problem("region=eu-west-1, =1600"),
+        ("=1600".to_string(), GuestSettingProblem::EmptyKey)
+    );
+    // Keys are compared lowercased, as they are served.
+    assert_eq!(
+        guest_setting_problem("region=eu-west-1,REGION=us-east-1"),
+        (
+            "REGION=us-east-1".to_string(),
+            GuestSettingProblem::DuplicateKey
+        )
+    );
+    // An escaped comma does not end the entry the error names.
+    assert_eq!(
+        guest_setting_problem(r"ok=1,a\,b"),
+        (r"a\,b".to_string(), GuestSettingProblem::MissingEquals)
+    );
+    let text = settings(&[(CONFIG, "region")]).unwrap_err().to_string();
+    assert!(
+        text.contains(CONFIG) && text.contains("\"region\"") && text.contains("key=value"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_guest_setting_variable_wins_over_the_same_key_in_the_list() {
+    let s = settings(&[
+        (CONFIG, "region=eu-west-1,second_region=us-east-2"),
+        ("CLICKRULES_CONFIG_REGION", "ap-south-1"),
+    ])
+    .unwrap();
+    assert_eq!(s.guest_settings["region"], "ap-south-1");
+    assert_eq!(s.guest_settings["second_region"], "us-east-2");
+    assert_eq!(s.guest_settings.len(), 2);
+}

@@ -112,6 +112,11 @@ variables! {
     FLIC_PUBLIC_KEY = "CLICKRULES_FLIC_PUBLIC_KEY",
         "where a PEM key replacing Flic's published one is (`ssm:NAME` or an ARN), for rotation",
         "Flic's published key, built in";
+    /// Any number of guest settings in one variable: `key=value,key=value` (the template's
+    /// `GuestSettings`). See [`parse_guest_settings`](super::parse_guest_settings).
+    CONFIG = "CLICKRULES_CONFIG",
+        "guest settings `key=value,key=value` (keys lowercased; the value runs to the next unescaped comma, `\\,` is a comma in a value); a `CLICKRULES_CONFIG_<KEY>` of the same key wins",
+        "none";
 }
 
 /// Prefix of guest settings: `CLICKRULES_CONFIG_SECOND_REGION` is served as `second_region`.

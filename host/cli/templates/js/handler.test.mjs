@@ -1,32 +1,27 @@
-// Presses the built component through the clickrules press pipeline (`clickrules press --json`
-// prints the press record), with the Lambda's limits and checks. Build first: `npm run build`. The CLICKRULES variable
-// names the clickrules binary when it is not on PATH.
+// Unit tests of src/handler.js in plain Node, without building: the host interface it imports
+// (`clickrules:handler/host@0.1.0`, which only the engine provides) is replaced by
+// support/host.mjs, whose settings a test sets. cases.test.mjs tests the built component.
 
-import { spawnSync } from 'node:child_process';
+import { register } from 'node:module';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
 
-const clickrules = process.env.CLICKRULES || 'clickrules';
-const wasm = fileURLToPath(new URL('../dist/{{crate}}.wasm', import.meta.url));
+import { logs, settings } from '../support/host.mjs';
 
-function press(...args) {
-  const run = spawnSync(clickrules, ['press', '--guest', wasm, '--json', ...args], {
-    encoding: 'utf8',
-  });
-  assert.equal(run.error, undefined, `cannot run ${clickrules}: ${run.error}`);
-  assert.equal(run.status, 0, `the press failed:\n${run.stdout}${run.stderr}`);
-  return JSON.parse(run.stdout);
-}
+// Node's loader accepts only file:, data: and node: URLs; the hook maps the contract's scheme
+// to the stand-in before handler.js is imported.
+register('../support/loader.mjs', import.meta.url);
+const { handle } = await import('../src/handler.js');
 
-test('every press backs up us-west-1', () => {
-  for (const click of ['single', 'double', 'long']) {
-    const record = press('--click', click, '--battery-mv', '1400');
-    assert.deepEqual(record.decision.actions, [{ kind: 'snapshot', region: 'us-west-1' }]);
-  }
+const click = { serialNumber: 'G030TESTKIT00001', clickType: 'single', receivedAtMs: 0n };
+
+test('a press backs up us-west-1', () => {
+  settings.clear();
+  assert.deepEqual(handle(click), [{ tag: 'snapshot', val: 'us-west-1' }]);
+  assert.equal(logs.at(-1).level, 'debug');
 });
 
 test('the region setting wins', () => {
-  const record = press('--click', 'double', '--config', 'region=eu-west-1');
-  assert.deepEqual(record.decision.actions, [{ kind: 'snapshot', region: 'eu-west-1' }]);
+  settings.set('region', 'eu-west-1');
+  assert.deepEqual(handle(click), [{ tag: 'snapshot', val: 'eu-west-1' }]);
 });

@@ -1,6 +1,5 @@
 #!/bin/sh
-# Builds dist/{{crate}}.wasm from app.py and wit/ with componentize-py.
+# Builds dist/{{crate}}.wasm from app.py and wit/ with componentize-py (see build.py).
 set -eu
 cd "$(dirname "$0")"
-mkdir -p dist
-PYTHONDONTWRITEBYTECODE=1 componentize-py -d wit -w click-handler componentize app -o dist/{{crate}}.wasm
+exec python3 build.py

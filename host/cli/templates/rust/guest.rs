@@ -1,34 +1,35 @@
-//! Presses the built guest through the clickrules engine, with production limits and
-//! validation. Build the guest first: `cargo build --release --target wasm32-wasip2`.
+//! Presses the guest through the clickrules engine, with production limits and validation.
+//! `cargo test` builds the component first when its sources changed (a nested
+//! `cargo build --release --target wasm32-wasip2`), so nothing else needs to run before.
 
 use std::path::PathBuf;
 
+use clickrules_testkit::cases::Cases;
 use clickrules_testkit::{Action, Click, Harness};
 
 fn wasm() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
-    target.join("wasm32-wasip2/release/{{crate}}.wasm")
+    clickrules_testkit::build::component(env!("CARGO_MANIFEST_DIR")).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Every case in cases.toml: add a case there for each decision the guest makes.
 #[test]
-fn every_press_backs_up_us_west_1() -> Result<(), clickrules_testkit::Error> {
-    let guest = Harness::load(wasm())?;
-    for click in [Click::single(), Click::double(), Click::long().battery_mv(1400)] {
-        assert_eq!(guest.press(click).actions, [Action::snapshot("us-west-1")]);
-    }
-    Ok(())
+fn cases() {
+    let cases = Cases::load(concat!(env!("CARGO_MANIFEST_DIR"), "/cases.toml"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    cases
+        .run(wasm())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .assert_all_pass();
 }
 
+/// The same kind of check in Rust, for what a table cannot say.
 #[test]
-fn the_region_setting_wins() -> Result<(), clickrules_testkit::Error> {
+fn every_click_type_backs_up_the_same_region() -> Result<(), clickrules_testkit::Error> {
     let guest = Harness::builder()
         .setting("region", "eu-west-1")
         .load(wasm())?;
-    assert_eq!(
-        guest.press(Click::double()).actions,
-        [Action::snapshot("eu-west-1")]
-    );
+    for click in [Click::single(), Click::double(), Click::long()] {
+        assert_eq!(guest.press(click).actions, [Action::snapshot("eu-west-1")]);
+    }
     Ok(())
 }

@@ -1,5 +1,9 @@
 //! {{name}}: a clickrules guest. It starts as the default behaviour: every press backs up
-//! us-west-1 (or the deployment's `region` setting). Change `handle` to decide otherwise.
+//! us-west-1 (or the deployment's `region` setting). Change `handle` to decide otherwise, and
+//! say what it must decide in cases.toml.
+//!
+//! Test through `cargo test` (tests/guest.rs presses the built component): natively, outside
+//! the engine, `config` and `log` have no host to call and abort.
 
 wit_bindgen::generate!({ path: "wit", world: "click-handler" });
 

@@ -3,6 +3,7 @@
 use wasmtime::Trap;
 use wasmtime::component::ResourceTableError;
 
+use crate::backtrace::{error_text_without_backtrace, frames};
 use crate::config::Limits;
 use crate::error::PressError;
 use crate::guest::error_text;
@@ -45,14 +46,17 @@ pub(super) fn classify(e: &wasmtime::Error, limits: &Limits, instantiating: bool
         },
         Some(Trap::OutOfFuel) => PressError::FuelExhausted { fuel: limits.fuel },
         Some(Trap::StackOverflow) => PressError::StackOverflow,
-        Some(_) => PressError::Trap {
-            trap: error_text(e),
-        },
+        Some(_) => trap(e),
         None if instantiating => PressError::Instantiate {
             message: error_text(e),
         },
-        None => PressError::Trap {
-            trap: error_text(e),
-        },
+        None => trap(e),
+    }
+}
+
+fn trap(e: &wasmtime::Error) -> PressError {
+    PressError::Trap {
+        trap: error_text_without_backtrace(e),
+        backtrace: frames(e),
     }
 }

@@ -293,8 +293,8 @@ fn limits_come_from_the_flags() {
 fn progress_is_shown_only_when_asked_or_on_a_terminal() {
     let cases = concat!(env!("CARGO_MANIFEST_DIR"), "/templates/shared/cases.toml");
     let run = |extra: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_clickrules"))
-            .args(["test", clickrules_tests::guests::DEFAULT, cases])
+        Command::new(env!("CARGO_BIN_EXE_clickrules"))
+            .args(["test", guests::DEFAULT, cases])
             .args(extra)
             .output()
             .unwrap()

@@ -14,7 +14,11 @@ fn files_under(dir: &Path) -> usize {
     while let Some(path) = stack.pop() {
         if path.is_dir() {
             stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
-        } else {
+        } else if !path.file_name().is_some_and(|n| {
+            n.to_string_lossy().contains(".stats") || n.to_string_lossy().starts_with('.')
+        }) {
+            // Compiled entries only: the cache's worker also writes usage statistics (`.stats`)
+            // and its own bookkeeping files beside them, in the background.
             count += 1;
         }
     }

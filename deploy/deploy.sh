@@ -31,6 +31,8 @@ options:
   --arch arm64|x86_64      the function's architecture (default arm64); only that zip is built
   --zip-dir DIR            use DIR/ARCH/bootstrap.zip, built before, instead of building
   --guest-settings LIST    guest settings key=value,key=value (the GuestSettings parameter)
+  --yes                    upload the guest even when its decisions differ from the one it
+                           replaces (clickrules upload asks on a terminal, refuses otherwise)
   --parameter KEY=VALUE    any template parameter (repeatable; wins over what this script sets)
   -h, --help               this text
 
@@ -72,7 +74,7 @@ need_value() {
 }
 
 stack="" guest="" signing_key="" region="" code_bucket="" arch="arm64" zip_dir=""
-guest_settings="" guest_settings_given=false
+guest_settings="" guest_settings_given=false accept_changes=false
 parameters=()
 while [ "$#" -gt 0 ]; do
     case "$1" in
@@ -97,6 +99,10 @@ while [ "$#" -gt 0 ]; do
                     ;;
             esac
             shift 2
+            ;;
+        --yes)
+            accept_changes=true
+            shift
             ;;
         --guest-settings)
             # An empty list is a value: it clears the stack's GuestSettings.
@@ -213,6 +219,7 @@ if [ -n "$guest" ]; then
     step "uploading the guest $guest to $guest_location"
     upload=(clickrules upload "$guest" "$guest_location" --function "$function_name")
     [ -z "$signing_key" ] || upload+=(--signing-key "$signing_key")
+    [ "$accept_changes" = false ] || upload+=(--yes)
     run "upload guest" "${upload[@]}" >&2
 fi
 

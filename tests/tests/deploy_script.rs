@@ -490,3 +490,30 @@ fn missing_tools_and_files_are_named() {
     );
     assert!(s.calls().is_empty());
 }
+
+/// `--yes` reaches `clickrules upload`, which otherwise refuses (without a terminal) to
+/// upload a guest whose decisions differ from the one it replaces.
+#[test]
+fn yes_lets_the_upload_change_decisions() {
+    let s = Scratch::new("yes");
+    let (guest, dist) = (s.path("guest.wasm"), s.path("dist"));
+    let out = s.deploy(
+        &["demo", "--guest", &guest, "--zip-dir", &dist, "--yes"],
+        &[("AWS_REGION", "eu-central-1")],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let calls = s.calls();
+    let upload = calls.last().expect("calls");
+    assert_eq!(
+        strs(upload),
+        [
+            "clickrules",
+            "upload",
+            guest.as_str(),
+            GUEST_LOCATION,
+            "--function",
+            FUNCTION,
+            "--yes"
+        ]
+    );
+}

@@ -728,7 +728,12 @@ fn the_press_ledger_table_is_least_privilege_and_kept() {
     );
     assert_eq!(
         table["AttributeDefinitions"],
-        serde_json::json!([{"AttributeName": "pk", "AttributeType": "S"}])
+        serde_json::json!([
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "device", "AttributeType": "S"},
+            {"AttributeName": "at", "AttributeType": "N"},
+            {"AttributeName": "day", "AttributeType": "S"},
+        ])
     );
     assert_eq!(table["TimeToLiveSpecification"]["AttributeName"], "ttl");
     assert_eq!(table["TimeToLiveSpecification"]["Enabled"], true);
@@ -736,19 +741,27 @@ fn the_press_ledger_table_is_least_privilege_and_kept() {
         table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
         true
     );
-    assert_eq!(
-        stack.template["Resources"]["LedgerTable"]["DeletionPolicy"],
-        "Retain"
-    );
-    for action in ["dynamodb:GetItem", "dynamodb:UpdateItem"] {
+    for policy in ["DeletionPolicy", "UpdateReplacePolicy"] {
+        assert_eq!(
+            stack.template["Resources"]["LedgerTable"][policy], "Retain",
+            "{policy}"
+        );
+    }
+    // DeleteItem: a device counter's press replaces the earlier press that reused it.
+    for action in [
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+    ] {
         let found = stack.function_grants(action);
         assert_eq!(found.len(), 1, "{action}: {found:#?}");
         assert_eq!(found[0].resources, ["<LedgerTable.Arn>"], "{action}");
     }
     for denied in [
         "dynamodb:PutItem",
-        "dynamodb:DeleteItem",
         "dynamodb:Scan",
+        "dynamodb:Query",
+        "dynamodb:BatchWriteItem",
         "dynamodb:DeleteTable",
     ] {
         assert!(
@@ -759,6 +772,154 @@ fn the_press_ledger_table_is_least_privilege_and_kept() {
     let env = stack.function_environment();
     assert_eq!(env["CLICKRULES_LEDGER_TABLE"], "<LedgerTable>");
     assert_eq!(env["CLICKRULES_LEDGER_RETENTION_HOURS"], "24");
+}
+
+/// Press history: two sparse indexes on the ledger table, on demand like it, projecting the
+/// records; the retention of each kind of press reaches both functions; the operators get a
+/// managed policy of item calls on the table and queries of exactly the two indexes.
+#[test]
+fn press_history_has_its_indexes_retention_and_operator_policy() {
+    let mut overrides = ALL_ON.to_vec();
+    overrides.extend([
+        ("HistoryOkRetentionDays", "3"),
+        ("HistoryFailedRetentionDays", "90"),
+    ]);
+    let stack = Stack::with(&overrides);
+    let table = stack.properties("LedgerTable");
+    let index = |hash: &str| {
+        json!({
+            "KeySchema": [
+                {"AttributeName": hash, "KeyType": "HASH"},
+                {"AttributeName": "at", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},
+        })
+    };
+    let indexes: BTreeMap<String, Value> = table["GlobalSecondaryIndexes"]
+        .as_array()
+        .expect("the ledger table has global secondary indexes")
+        .iter()
+        .map(|i| {
+            let mut i = i.clone();
+            let name = i["IndexName"].as_str().unwrap().to_string();
+            i.as_object_mut().unwrap().remove("IndexName");
+            (name, i)
+        })
+        .collect();
+    assert_eq!(
+        indexes,
+        BTreeMap::from([
+            (clickrules_aws::BY_DEVICE_INDEX.to_string(), index("device")),
+            (clickrules_aws::BY_DAY_INDEX.to_string(), index("day")),
+        ]),
+        "on demand: no throughput of their own"
+    );
+    assert_eq!(
+        table["PointInTimeRecoverySpecification"],
+        json!({"PointInTimeRecoveryEnabled": true})
+    );
+    for function in ["Function", "WebhookFunction"] {
+        let env = stack.environment(function);
+        assert_eq!(env["CLICKRULES_HISTORY_OK_DAYS"], "3", "{function}");
+        assert_eq!(env["CLICKRULES_HISTORY_FAILED_DAYS"], "90", "{function}");
+        let settings = Settings::from_env(&env).unwrap();
+        assert_eq!(
+            settings.history_retention.failed,
+            std::time::Duration::from_secs(90 * 86_400)
+        );
+    }
+    let defaults = Stack::with(&[]).function_environment();
+    assert_eq!(defaults["CLICKRULES_HISTORY_OK_DAYS"], "7");
+    assert_eq!(defaults["CLICKRULES_HISTORY_FAILED_DAYS"], "30");
+    let group = stack.template["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|g| {
+            let names: Vec<&str> = g["Parameters"]
+                .as_array()?
+                .iter()
+                .filter_map(Value::as_str)
+                .collect();
+            names.contains(&"LedgerRetentionHours").then_some(names)
+        })
+        .expect("a group holds LedgerRetentionHours");
+    let at = group
+        .iter()
+        .position(|p| *p == "LedgerRetentionHours")
+        .unwrap();
+    assert_eq!(
+        group[at + 1..at + 3],
+        ["HistoryOkRetentionDays", "HistoryFailedRetentionDays"]
+    );
+
+    // The operators' policy: exactly these, on exactly these.
+    let operator: Vec<Statement> = stack
+        .allow_statements()
+        .into_iter()
+        .filter(|s| s.place == "OperatorPolicy")
+        .collect();
+    let granted: BTreeMap<&str, Vec<&str>> = operator
+        .iter()
+        .flat_map(|s| {
+            s.actions
+                .iter()
+                .map(|a| (a.as_str(), s.resources.iter().map(String::as_str).collect()))
+        })
+        .collect();
+    let table_arn = vec!["<LedgerTable.Arn>"];
+    assert_eq!(
+        granted,
+        BTreeMap::from([
+            ("dynamodb:BatchWriteItem", table_arn.clone()),
+            ("dynamodb:DeleteItem", table_arn.clone()),
+            ("dynamodb:GetItem", table_arn.clone()),
+            (
+                "dynamodb:Query",
+                vec![
+                    "<LedgerTable.Arn>/index/by-device",
+                    "<LedgerTable.Arn>/index/by-day"
+                ]
+            ),
+            ("dynamodb:UpdateItem", table_arn),
+        ])
+    );
+    assert!(
+        stack.properties("OperatorPolicy").get("Users").is_none(),
+        "attached by the operators to their own role or group"
+    );
+    assert_eq!(
+        stack.template["Outputs"]["OperatorPolicyArn"]["Value"],
+        json!({"Ref": "OperatorPolicy"})
+    );
+
+    // Nothing anywhere reaches the table more broadly than the table and its two indexes.
+    let allowed = [
+        "<LedgerTable.Arn>",
+        "<LedgerTable.Arn>/index/by-device",
+        "<LedgerTable.Arn>/index/by-day",
+    ];
+    for stack in variants() {
+        for s in stack.allow_statements() {
+            for resource in &s.resources {
+                if resource.contains("LedgerTable") || resource.contains(":dynamodb:") {
+                    assert!(
+                        allowed.contains(&resource.as_str()),
+                        "{}: {resource} is broader than the ledger table and its indexes",
+                        s.place
+                    );
+                }
+                if resource.ends_with("/index/by-device") || resource.ends_with("/index/by-day") {
+                    assert_eq!(
+                        s.actions,
+                        ["dynamodb:Query"],
+                        "{}: only queries on an index",
+                        s.place
+                    );
+                }
+            }
+        }
+    }
 }
 
 #[test]
@@ -870,6 +1031,20 @@ fn guest_reads_are_limited_to_the_guest_prefix() {
     // No guest object: the built-in default guest, which an empty variable selects.
     let builtin = Stack::with(&[("GuestObject", "")]);
     assert_eq!(builtin.function_environment()["CLICKRULES_GUEST"], "");
+
+    // A shadow guest under the same prefix (so the same read grant), for both functions;
+    // none by default.
+    assert_eq!(stack.function_environment()["CLICKRULES_SHADOW_GUEST"], "");
+    let mut shadowed = ALL_ON.to_vec();
+    shadowed.push(("ShadowObject", "candidate.wasm"));
+    let shadowed = Stack::with(&shadowed);
+    for function in ["Function", "WebhookFunction"] {
+        assert_eq!(
+            shadowed.environment(function)["CLICKRULES_SHADOW_GUEST"],
+            "s3://<GuestBucket>/guests/candidate.wasm",
+            "{function}"
+        );
+    }
 }
 
 #[test]
@@ -1316,6 +1491,7 @@ fn the_webhook_role_reads_only_the_configured_secret() {
         "sns:Publish",
         "dynamodb:GetItem",
         "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
         "sqs:SendMessage",
         "logs:CreateLogStream",
         "logs:PutLogEvents",

@@ -33,6 +33,70 @@ pub fn compile_memory_estimate_mb(wasm_len: usize) -> u64 {
     BASE_MB.saturating_add(MB_PER_WASM_MIB.saturating_mul(wasm).div_ceil(MIB))
 }
 
+/// What each MiB of `.wasm` keeps resident once compiled and loaded, MB: the JavaScript
+/// guest's steady state after a compile and `release_freed_heap` (166 MiB for 11.5 MiB of
+/// `.wasm`, less the 28 MiB base; `BENCHMARKS.md`), rounded up.
+const RESIDENT_MB_PER_WASM_MIB: u64 = 12;
+
+/// About how much memory (MB) a loaded guest of `wasm_len` bytes keeps beside the process's
+/// base: its code and data image. A shadow guest must fit beside the active one.
+pub fn loaded_memory_estimate_mb(wasm_len: usize) -> u64 {
+    RESIDENT_MB_PER_WASM_MIB
+        .saturating_mul(wasm_len as u64)
+        .div_ceil(MIB)
+}
+
+/// A shadow guest that does not fit in the function's memory beside the active guest.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the shadow guest (CLICKRULES_SHADOW_GUEST, {shadow} MB) does not fit beside the active \
+     guest ({active} MB): together they need about {needed_mb} MB (compiling the shadow \
+     included, unless it is signed) and this function has {function_mb} MB; sign the shadow \
+     (clickrules upload --signing-key), raise MemorySize or shadow a lighter guest",
+    shadow = format_mb(*.shadow_bytes),
+    active = format_mb(*.active_bytes)
+)]
+pub struct ShadowMemoryShortfall {
+    /// The active guest's `.wasm` size.
+    pub active_bytes: u64,
+    /// The shadow guest's `.wasm` size.
+    pub shadow_bytes: u64,
+    /// The estimate for both, with the process's base (and the shadow's compile, when it
+    /// compiles).
+    pub needed_mb: u64,
+    /// The function's memory.
+    pub function_mb: u64,
+}
+
+/// The memory a shadow guest may compile in: the function's, less what the loaded active
+/// guest keeps (`None`: no limit).
+pub fn memory_beside(active_len: usize, function_mb: Option<u64>) -> Option<u64> {
+    function_mb.map(|mb| mb.saturating_sub(loaded_memory_estimate_mb(active_len)))
+}
+
+/// Checks that the active and the shadow guest, both loaded, fit in `function_mb`.
+pub fn check_shadow_memory(
+    active_len: usize,
+    shadow_len: usize,
+    function_mb: Option<u64>,
+) -> Result<(), ShadowMemoryShortfall> {
+    let Some(function_mb) = function_mb else {
+        return Ok(());
+    };
+    let needed_mb = BASE_MB
+        .saturating_add(loaded_memory_estimate_mb(active_len))
+        .saturating_add(loaded_memory_estimate_mb(shadow_len));
+    if needed_mb <= function_mb {
+        return Ok(());
+    }
+    Err(ShadowMemoryShortfall {
+        active_bytes: active_len as u64,
+        shadow_bytes: shadow_len as u64,
+        needed_mb,
+        function_mb,
+    })
+}
+
 /// The function's memory in MB from [`FUNCTION_MEMORY_VARIABLE`], or `None` outside Lambda (or
 /// when the value is not a number: then nothing is refused on a guess).
 pub fn lambda_function_memory_mb() -> Option<u64> {
@@ -124,6 +188,30 @@ mod tests {
         );
         assert_eq!(check_compile_memory(js, None), Ok(()));
         assert_eq!(check_compile_memory(js, Some(1024)), Ok(()));
+    }
+
+    #[test]
+    fn a_heavy_shadow_must_fit_beside_the_active_guest() {
+        let rust = clickrules_builtin::DEFAULT_GUEST.len();
+        let js = (11.5 * MIB as f64) as usize;
+        assert_eq!(check_shadow_memory(rust, rust, Some(128)), Ok(()));
+        // Two JavaScript guests: ~48 + 138 + 138 MB.
+        let refused = check_shadow_memory(js, js, Some(256));
+        assert!(
+            matches!(
+                refused,
+                Err(ShadowMemoryShortfall {
+                    function_mb: 256,
+                    ..
+                })
+            ),
+            "{refused:?}"
+        );
+        assert_eq!(check_shadow_memory(js, js, Some(512)), Ok(()));
+        assert_eq!(check_shadow_memory(js, js, None), Ok(()));
+        // Compiling a shadow beside a loaded JavaScript guest leaves less than the function's.
+        assert_eq!(memory_beside(js, Some(1024)), Some(1024 - 138));
+        assert_eq!(memory_beside(js, None), None);
     }
 
     #[test]

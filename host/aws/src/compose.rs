@@ -15,6 +15,9 @@ use clickrules_pipeline::{
 
 use crate::aws_executor::AwsExecutor;
 use crate::clients::AwsClients;
+use crate::compile_memory::{
+    ShadowMemoryShortfall, check_shadow_memory, loaded_memory_estimate_mb, memory_beside,
+};
 use crate::dead_letters::SqsDeadLetters;
 use crate::dynamo_ledger::DynamoLedger;
 use crate::guest_load::GuestSourceError;
@@ -200,6 +203,14 @@ impl Ledger for AnyLedger {
             Self::Memory(l) => l.end(lease, end, record).await,
         }
     }
+
+    async fn keep(&self, record: &PressRecord) -> Result<(), LedgerError> {
+        match self {
+            Self::Off(l) => l.keep(record).await,
+            Self::Dynamo(l) => l.keep(record).await,
+            Self::Memory(l) => l.keep(record).await,
+        }
+    }
 }
 
 /// The pipeline a deployment runs.
@@ -215,6 +226,12 @@ pub enum InitError {
     /// The guest could not be loaded.
     #[error("cannot load the guest: {0}")]
     Guest(#[source] GuestSourceError),
+    /// The shadow guest (`CLICKRULES_SHADOW_GUEST`) could not be loaded.
+    #[error("cannot load the shadow guest (CLICKRULES_SHADOW_GUEST): {0}")]
+    Shadow(#[source] GuestSourceError),
+    /// The shadow guest does not fit in the function's memory beside the active one.
+    #[error("{0}")]
+    ShadowMemory(#[from] ShadowMemoryShortfall),
     /// The built-in fallback guest could not be loaded (a build problem).
     #[error("cannot load the built-in fallback guest: {0}")]
     Fallback(#[source] GuestSourceError),
@@ -273,6 +290,42 @@ pub struct Composed<R> {
     pub phases: InitPhases,
 }
 
+/// Opens the shadow guest beside the loaded active one: it may compile only in the memory the
+/// active guest leaves, and both must fit in the function's memory once loaded.
+async fn open_shadow(
+    engine: &Arc<Engine>,
+    location: &GuestLocation,
+    s3: Option<&aws_sdk_s3::Client>,
+    mut options: LoadOptions,
+    active: &AnySource,
+) -> Result<AnySource, InitError> {
+    let active_len = active
+        .loaded()
+        .map_or(0, |(guest, _)| guest.info().size_bytes as usize);
+    let function_mb = options.function_memory_mb;
+    options.function_memory_mb = memory_beside(active_len, function_mb);
+    let shadow = match AnySource::open_with(engine, location, s3, options).await {
+        Ok(shadow) => shadow,
+        // Its compile does not fit in what the active guest leaves: say so in those terms.
+        Err(GuestSourceError::CompileMemory { shortfall, .. }) => {
+            return Err(InitError::ShadowMemory(ShadowMemoryShortfall {
+                active_bytes: active_len as u64,
+                shadow_bytes: shortfall.wasm_bytes,
+                needed_mb: shortfall
+                    .needed_mb
+                    .saturating_add(loaded_memory_estimate_mb(active_len)),
+                function_mb: function_mb.unwrap_or(shortfall.function_mb),
+            }));
+        }
+        Err(e) => return Err(InitError::Shadow(e)),
+    };
+    let shadow_len = shadow
+        .loaded()
+        .map_or(0, |(guest, _)| guest.info().size_bytes as usize);
+    check_shadow_memory(active_len, shadow_len, function_mb)?;
+    Ok(shadow)
+}
+
 /// Builds the pipeline `settings` describe, in `mode`, handing records to `sink`. AWS clients
 /// are built only when needed (actions run, or the guest is in S3), so a local dry run needs no
 /// AWS configuration at all.
@@ -292,7 +345,9 @@ pub async fn compose_with<R: RecordSink>(
     extras: Extras,
 ) -> Result<Composed<R>, InitError> {
     let mut phases = InitPhases::default();
-    let needs_aws = mode == Mode::Execute || matches!(settings.guest, GuestLocation::S3(_));
+    let needs_aws = mode == Mode::Execute
+        || matches!(settings.guest, GuestLocation::S3(_))
+        || matches!(settings.shadow_guest, Some(GuestLocation::S3(_)));
     let t = Instant::now();
     let clients = match needs_aws {
         true => Some(AwsClients::from_env().await),
@@ -320,11 +375,14 @@ pub async fn compose_with<R: RecordSink>(
     let t = Instant::now();
     // A dry run claims nothing: it must not answer a later real delivery as a duplicate.
     let ledger = match (mode, &clients, &settings.ledger_table) {
-        (Mode::Execute, Some(clients), Some(table)) => AnyLedger::Dynamo(DynamoLedger::new(
-            clients.dynamodb.clone(),
-            table.clone(),
-            settings.ledger_retention,
-        )),
+        (Mode::Execute, Some(clients), Some(table)) => AnyLedger::Dynamo(
+            DynamoLedger::new(
+                clients.dynamodb.clone(),
+                table.clone(),
+                settings.ledger_retention,
+            )
+            .with_history_retention(settings.history_retention),
+        ),
         (_, _, _) => match extras.local_ledger {
             Some(local) => AnyLedger::Memory(local),
             None => AnyLedger::Off(NoLedger),
@@ -334,6 +392,7 @@ pub async fn compose_with<R: RecordSink>(
     if let AnyLedger::Dynamo(ledger) = &ledger {
         options.floor_store = Some(ledger.clone());
     }
+    let shadow_options = options.clone();
     let source = AnySource::open_with(
         &engine,
         &settings.guest,
@@ -349,6 +408,19 @@ pub async fn compose_with<R: RecordSink>(
     {
         return Err(InitError::StateWithoutLedger { guest: uri });
     }
+    let shadow = match &settings.shadow_guest {
+        None => None,
+        Some(location) => Some(
+            open_shadow(
+                &engine,
+                location,
+                clients.as_ref().map(|c| &c.s3),
+                shadow_options,
+                &source,
+            )
+            .await?,
+        ),
+    };
     let fallback = match settings.on_guest_error {
         OnGuestError::Fail => None,
         OnGuestError::Builtin => Some(
@@ -380,6 +452,7 @@ pub async fn compose_with<R: RecordSink>(
         .with_dead_letters(dead_letters)
         .with_sink(sink)
         .with_fallback(fallback)
+        .with_shadow(shadow)
         .with_zone(settings.timezone.clone())
         .with_policy(settings.sources.policy.clone());
     Ok(Composed {

@@ -8,6 +8,14 @@
 //! a claim is an `UpdateItem` whose condition admits a new press, an open one or an expired
 //! lease, and which returns the item either way (`ReturnValues` / `...OnConditionCheckFailure`).
 //!
+//! Whenever a press item's record is written it also gets the attributes history reads it by
+//! (see [`crate::dynamo_history`]): `device` (`<source>#<serial>`), `at` (when the press was
+//! received, ms), `day` (its UTC date, `YYYY-MM-DD`) and `outcome` (what the press came to). A
+//! press that ends keeps its `ttl` for its outcome's history retention, never less than the
+//! ledger's; a delivery answered from the ledger adds one to `duplicates` of the press it
+//! repeated. A press that ended for a retry without a decision keeps its record as
+//! `failed_record`, which a claim never resumes from, so history still shows the failure.
+//!
 //! Item `pk = "state#<source>#<device>"`: one device's state (contract 0.2.0), `state` (its
 //! keys as JSON) and `version` (one more per commit). It is read once, strongly consistent,
 //! before the guest runs, and written only in the transaction that stores the press's
@@ -30,13 +38,44 @@ use aws_sdk_dynamodb::types::{
 };
 use clickrules_engine::DeviceState;
 use clickrules_pipeline::{
-    Claim, DeviceKey, End, Lease, Ledger, LedgerError, OutcomeRecord, PressRecord, StateCommit,
-    StoredState, is_earlier_press,
+    Claim, DeviceKey, End, Lease, Ledger, LedgerError, LedgerOutcome, OutcomeRecord, PressOutcome,
+    PressRecord, Retention, StateCommit, StoredState, is_earlier_press,
 };
 
 use crate::sdk_error::sdk_error_text;
 
-type Item = HashMap<String, AttributeValue>;
+pub(crate) type Item = HashMap<String, AttributeValue>;
+
+/// Prefix of press items' keys.
+pub(crate) const PRESS_PREFIX: &str = "press#";
+/// Prefix of device state items' keys.
+pub(crate) const STATE_PREFIX: &str = "state#";
+/// Prefix of per-minute rate items' keys: `rate#<source>#<device>#<minute>`.
+pub(crate) const RATE_PREFIX: &str = "rate#";
+
+/// The attributes history reads a press item by (the indexes' keys, and the outcome filter).
+pub(crate) const DEVICE: &str = "device";
+pub(crate) const AT: &str = "at";
+pub(crate) const DAY: &str = "day";
+pub(crate) const OUTCOME: &str = "outcome";
+/// Later deliveries answered as duplicates of a press.
+pub(crate) const DUPLICATES: &str = "duplicates";
+/// The record of a delivery that ended for a retry before a decision was kept.
+pub(crate) const FAILED_RECORD: &str = "failed_record";
+
+/// Every attribute name the expressions here spell as `#name` (some are DynamoDB reserved
+/// words, and one list keeps them all quoted alike).
+const QUOTED: [&str; 9] = [
+    "record",
+    "status",
+    "ttl",
+    DEVICE,
+    AT,
+    DAY,
+    OUTCOME,
+    DUPLICATES,
+    FAILED_RECORD,
+];
 
 const RUNNING: &str = "running";
 const OPEN: &str = "open";
@@ -54,16 +93,32 @@ pub struct DynamoLedger {
     client: aws_sdk_dynamodb::Client,
     table: String,
     retention: Duration,
+    history: Retention,
 }
 
 impl DynamoLedger {
-    /// The ledger in `table`, keeping each press for `retention`.
+    /// The ledger in `table`, keeping each press for `retention` (for recognising a
+    /// redelivery), and an ended press for as long as history keeps its outcome
+    /// ([`Retention::default`]: see [`DynamoLedger::with_history_retention`]).
     pub fn new(client: aws_sdk_dynamodb::Client, table: String, retention: Duration) -> Self {
         Self {
             client,
             table,
             retention,
+            history: Retention::default(),
         }
+    }
+
+    /// Keeps ended presses for `history` by their outcome, never less than the ledger's own
+    /// retention.
+    pub fn with_history_retention(mut self, history: Retention) -> Self {
+        self.history = history;
+        self
+    }
+
+    /// How long history keeps each kind of press.
+    pub fn history_retention(&self) -> Retention {
+        self.history
     }
 
     /// The table.
@@ -72,11 +127,11 @@ impl DynamoLedger {
     }
 
     fn key(press_id: &str) -> AttributeValue {
-        AttributeValue::S(format!("press#{press_id}"))
+        AttributeValue::S(format!("{PRESS_PREFIX}{press_id}"))
     }
 
     fn state_key(device: &DeviceKey) -> AttributeValue {
-        AttributeValue::S(format!("state#{}", device.id()))
+        AttributeValue::S(format!("{STATE_PREFIX}{}", device.id()))
     }
 
     /// The decision and the device's new state in one transaction: the press item on the
@@ -87,16 +142,21 @@ impl DynamoLedger {
         record: &PressRecord,
         commit: &StateCommit,
     ) -> Result<(), LedgerError> {
+        let mut values = Item::from([(":record".to_string(), record_value(record))]);
+        let update = format!(
+            "SET #record = :record, {} REMOVE #{FAILED_RECORD}",
+            history_attributes(record, now_ms(), &mut values)
+        );
+        values.insert(":attempt".into(), number(u64::from(lease.attempt)));
+        values.insert(":running".into(), AttributeValue::S(RUNNING.into()));
+        let condition = "attempt = :attempt AND #status = :running";
         let press = Update::builder()
             .table_name(&self.table)
             .key("pk", Self::key(&lease.press_id))
-            .update_expression("SET #record = :record")
-            .condition_expression("attempt = :attempt AND #status = :running")
-            .expression_attribute_names("#record", "record")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":record", record_value(record))
-            .expression_attribute_values(":attempt", number(u64::from(lease.attempt)))
-            .expression_attribute_values(":running", AttributeValue::S(RUNNING.into()))
+            .set_expression_attribute_names(Some(names_in(&[&update, condition])))
+            .update_expression(update)
+            .condition_expression(condition)
+            .set_expression_attribute_values(Some(values))
             .build()
             .map_err(|e| self.build_error(e))?;
         let state_json = serde_json::to_string(&commit.state).unwrap_or_default();
@@ -193,11 +253,13 @@ impl DynamoLedger {
     }
 
     fn ttl(&self) -> AttributeValue {
-        let expires = SystemTime::now()
-            .checked_add(self.retention)
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_secs());
-        number(expires)
+        expiry(self.retention)
+    }
+
+    /// The `ttl` of a press that ended as `record`: history's retention for its outcome, but
+    /// never shorter than the ledger needs to recognise a late redelivery.
+    fn ended_ttl(&self, record: &PressRecord) -> AttributeValue {
+        expiry(self.history.of(record).max(self.retention))
     }
 
     fn error<E>(&self, e: &SdkError<E>) -> LedgerError
@@ -232,18 +294,14 @@ impl DynamoLedger {
     ) -> Result<(), LedgerError> {
         values.insert(":attempt".into(), number(u64::from(lease.attempt)));
         values.insert(":running".into(), AttributeValue::S(RUNNING.into()));
-        let mut request = self
+        let condition = "attempt = :attempt AND #status = :running";
+        let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("pk", Self::key(&lease.press_id))
-            .condition_expression("attempt = :attempt AND #status = :running")
-            .expression_attribute_names("#status", "status");
-        // `record` is a DynamoDB reserved word; a name DynamoDB is given must also be used.
-        if update.contains("#record") {
-            request = request.expression_attribute_names("#record", "record");
-        }
-        let result = request
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(names_in(&[&update, condition])))
             .update_expression(update)
             .set_expression_attribute_values(Some(values))
             .send()
@@ -253,6 +311,68 @@ impl DynamoLedger {
             Err(e) if is_condition_failure(&e) => Err(LedgerError::LostLease {
                 press_id: lease.press_id.clone(),
             }),
+            Err(e) => Err(self.error(&e)),
+        }
+    }
+
+    /// Stores a delivery no claim stored, as a complete press, unless its press is stored
+    /// already: `false` then. An `UpdateItem` rather than a `PutItem`, so the functions need
+    /// no action beyond the two item calls the ledger makes.
+    async fn put_if_absent(&self, record: &PressRecord) -> Result<bool, LedgerError> {
+        let mut values = Item::from([
+            (":complete".to_string(), AttributeValue::S(COMPLETE.into())),
+            (":record".to_string(), record_value(record)),
+            (":ttl".to_string(), self.ended_ttl(record)),
+        ]);
+        let update = format!(
+            "SET #status = :complete, #record = :record, #ttl = :ttl, {}",
+            history_attributes(record, now_ms(), &mut values)
+        );
+        let condition = "attribute_not_exists(pk)";
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", Self::key(&record.press_id))
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(names_in(&[&update, condition])))
+            .update_expression(update)
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(self.error(&e)),
+        }
+    }
+
+    /// Counts `record`'s delivery as a duplicate on the stored press it repeated. The stored
+    /// record stays as it is: it is the delivery that did the work.
+    async fn count_duplicate(&self, record: &PressRecord) -> Result<(), LedgerError> {
+        let update = format!(
+            "ADD #{DUPLICATES} :one SET last_duplicate_request = :request, \
+             last_duplicate_at = :now"
+        );
+        // Only on an item that is there: a press forgotten or expired meanwhile is not
+        // brought back as an item holding nothing but a count.
+        let condition = "attribute_exists(pk)";
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", Self::key(&record.press_id))
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(names_in(&[&update, condition])))
+            .update_expression(update)
+            .expression_attribute_values(":one", number(1))
+            .expression_attribute_values(":request", AttributeValue::S(record.request_id.clone()))
+            .expression_attribute_values(":now", number(now_ms()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Ok(()),
             Err(e) => Err(self.error(&e)),
         }
     }
@@ -295,6 +415,110 @@ impl DynamoLedger {
             Err(e) if is_condition_failure(&e) => Ok(()),
             Err(e) => Err(self.error(&e)),
             Ok(_) => Ok(()),
+        }
+    }
+}
+
+/// Where a stored press stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PressStatus {
+    /// A delivery holds it until `lease_until_ms`.
+    Running {
+        /// When the lease ends, ms since the epoch.
+        lease_until_ms: u64,
+    },
+    /// Failed in a way a retry may fix: the next delivery claims it at once.
+    Open,
+    /// Done for good: a delivery is answered from the ledger.
+    Complete,
+}
+
+/// A press as the ledger holds it, for operators (`clickrules redrive`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPress {
+    /// Where it stands.
+    pub status: PressStatus,
+    /// Its stored record with the outcomes stored after it, when a decision is stored; else
+    /// the failure history kept.
+    pub record: Option<PressRecord>,
+}
+
+impl DynamoLedger {
+    /// The press `press_id` as stored, read strongly consistent; `None` when the ledger holds
+    /// nothing for it (never claimed, expired, or forgotten).
+    pub async fn inspect(&self, press_id: &str) -> Result<Option<StoredPress>, LedgerError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", Self::key(press_id))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.error(&e))?;
+        let Some(item) = out.item() else {
+            return Ok(None);
+        };
+        let status = match get_string(item, "status") {
+            Some(COMPLETE) => PressStatus::Complete,
+            Some(OPEN) => PressStatus::Open,
+            _ => PressStatus::Running {
+                lease_until_ms: get_number(item, "lease_until").unwrap_or(0),
+            },
+        };
+        let record = match stored_record(press_id, item)? {
+            Some(record) => Some(record),
+            None => match get_string(item, FAILED_RECORD) {
+                Some(json) => {
+                    Some(
+                        serde_json::from_str(json).map_err(|e| LedgerError::Corrupt {
+                            press_id: press_id.to_string(),
+                            message: e.to_string(),
+                        })?,
+                    )
+                }
+                None => None,
+            },
+        };
+        Ok(Some(StoredPress { status, record }))
+    }
+
+    /// Opens a press that ended for good with a failure (dead-lettered before any action ran,
+    /// say), so that its next delivery decides it again: its record moves to `failed_record`
+    /// (history keeps it). A press that succeeded, or is open or running, is left as it is;
+    /// `false` then.
+    pub async fn reopen(&self, press_id: &str) -> Result<bool, LedgerError> {
+        let Some(StoredPress {
+            status: PressStatus::Complete,
+            record: Some(record),
+        }) = self.inspect(press_id).await?
+        else {
+            return Ok(false);
+        };
+        if record.ok {
+            return Ok(false);
+        }
+        let stored = record_value(&record);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", Self::key(press_id))
+            .update_expression("SET #status = :open, #failed = :record REMOVE #record")
+            // Only the press as read: a delivery that claimed it meanwhile keeps it.
+            .condition_expression("#status = :complete")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#record", "record")
+            .expression_attribute_names("#failed", FAILED_RECORD)
+            .expression_attribute_values(":open", AttributeValue::S(OPEN.into()))
+            .expression_attribute_values(":complete", AttributeValue::S(COMPLETE.into()))
+            .expression_attribute_values(":record", stored)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(self.error(&e)),
         }
     }
 }
@@ -476,9 +700,12 @@ impl Ledger for DynamoLedger {
         if let Some(commit) = state {
             return self.commit_with_state(lease, record, commit).await;
         }
-        let values = HashMap::from([(":record".to_string(), record_value(record))]);
-        self.update_held(lease, "SET #record = :record".into(), values)
-            .await
+        let mut values = Item::from([(":record".to_string(), record_value(record))]);
+        let update = format!(
+            "SET #record = :record, {} REMOVE #{FAILED_RECORD}",
+            history_attributes(record, now_ms(), &mut values)
+        );
+        self.update_held(lease, update, values).await
     }
 
     async fn outcome(
@@ -492,28 +719,70 @@ impl Ledger for DynamoLedger {
         let mut values = HashMap::from([(":outcome".to_string(), AttributeValue::S(json))]);
         let mut update = format!("SET outcome_{number} = :outcome");
         if let Some((end, record)) = end {
-            update.push_str(", #record = :record, #status = :end");
+            update.push_str(", #record = :record, #status = :end, #ttl = :ttl, ");
+            update.push_str(&history_attributes(record, now_ms(), &mut values));
+            update.push_str(&format!(" REMOVE #{FAILED_RECORD}"));
             values.insert(":record".into(), record_value(record));
             values.insert(":end".into(), AttributeValue::S(end_status(end).into()));
+            values.insert(":ttl".into(), self.ended_ttl(record));
         }
         self.update_held(lease, update, values).await
     }
 
     async fn end(&self, lease: &Lease, end: End, record: &PressRecord) -> Result<(), LedgerError> {
-        let mut values = HashMap::from([(
-            ":end".to_string(),
-            AttributeValue::S(end_status(end).into()),
-        )]);
+        let mut values = Item::from([
+            (
+                ":end".to_string(),
+                AttributeValue::S(end_status(end).into()),
+            ),
+            (":record".to_string(), record_value(record)),
+            (":ttl".to_string(), self.ended_ttl(record)),
+        ]);
+        let history = history_attributes(record, now_ms(), &mut values);
         let update = match end {
-            End::Complete => {
-                values.insert(":record".into(), record_value(record));
-                "SET #status = :end, #record = :record".to_string()
-            }
+            End::Complete => format!(
+                "SET #status = :end, #record = :record, #ttl = :ttl, {history} \
+                 REMOVE #{FAILED_RECORD}"
+            ),
             // Nothing was decided for good: the next delivery decides again (the guest may be
-            // fixed by then), so no record is kept to resume from.
-            End::Retry => "SET #status = :end REMOVE #record".to_string(),
+            // fixed by then), so no record is kept to resume from; history keeps the failure
+            // under a name claims do not read.
+            End::Retry => format!(
+                "SET #status = :end, #{FAILED_RECORD} = :record, #ttl = :ttl, {history} \
+                 REMOVE #record"
+            ),
         };
         self.update_held(lease, update, values).await
+    }
+
+    async fn keep(&self, record: &PressRecord) -> Result<(), LedgerError> {
+        match record.ledger.outcome {
+            // Stored by the ledger itself, with the claim.
+            LedgerOutcome::New | LedgerOutcome::Resumed => Ok(()),
+            LedgerOutcome::Duplicate | LedgerOutcome::InProgress => {
+                self.count_duplicate(record).await
+            }
+            // A delivery the ledger never claimed: a failure a retry may fix (the ledger
+            // itself was unreachable, say) must not leave a complete item, or the retry would
+            // be answered as a duplicate of the failure and never run.
+            LedgerOutcome::Off
+                if record
+                    .failure
+                    .as_ref()
+                    .is_some_and(|f| f.retryable == Some(true)) =>
+            {
+                Ok(())
+            }
+            LedgerOutcome::Off => {
+                if self.put_if_absent(record).await? {
+                    Ok(())
+                } else {
+                    // The same delivery again (a state report redelivered): counted on the
+                    // first one.
+                    self.count_duplicate(record).await
+                }
+            }
+        }
     }
 }
 
@@ -524,18 +793,18 @@ fn end_status(end: End) -> &'static str {
     }
 }
 
-fn number(n: u64) -> AttributeValue {
+pub(crate) fn number(n: u64) -> AttributeValue {
     AttributeValue::N(n.to_string())
 }
 
-fn get_number(item: &Item, name: &str) -> Option<u64> {
+pub(crate) fn get_number(item: &Item, name: &str) -> Option<u64> {
     match item.get(name)? {
         AttributeValue::N(n) => n.parse().ok(),
         _ => None,
     }
 }
 
-fn get_string<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+pub(crate) fn get_string<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
     match item.get(name)? {
         AttributeValue::S(s) => Some(s),
         _ => None,
@@ -547,8 +816,31 @@ fn record_value(record: &PressRecord) -> AttributeValue {
 }
 
 /// The stored record with the outcomes stored after it, if a decision is stored.
-fn stored_record(press_id: &str, item: &Item) -> Result<Option<PressRecord>, LedgerError> {
-    let Some(json) = get_string(item, "record") else {
+pub(crate) fn stored_record(
+    press_id: &str,
+    item: &Item,
+) -> Result<Option<PressRecord>, LedgerError> {
+    record_in(press_id, item, "record")
+}
+
+/// The record history shows for a press item: the stored decision, else the failure of a
+/// delivery that ended for a retry before one was stored.
+pub(crate) fn history_record(
+    press_id: &str,
+    item: &Item,
+) -> Result<Option<PressRecord>, LedgerError> {
+    match stored_record(press_id, item)? {
+        Some(record) => Ok(Some(record)),
+        None => record_in(press_id, item, FAILED_RECORD),
+    }
+}
+
+fn record_in(
+    press_id: &str,
+    item: &Item,
+    attribute: &str,
+) -> Result<Option<PressRecord>, LedgerError> {
+    let Some(json) = get_string(item, attribute) else {
         return Ok(None);
     };
     let corrupt = |e: serde_json::Error| LedgerError::Corrupt {
@@ -580,5 +872,130 @@ fn condition_item(e: &SdkError<UpdateItemError>) -> Option<Item> {
     match e.as_service_error() {
         Some(UpdateItemError::ConditionalCheckFailedException(c)) => c.item().cloned(),
         _ => None,
+    }
+}
+
+/// Sets `values` for the attributes history reads `record` by, and returns the `SET` clauses
+/// writing them (their values are `:history_*`, apart from the caller's). A delivery without a click (a state report) has no device, and is placed in
+/// time by `now_ms`, when it was kept.
+fn history_attributes(record: &PressRecord, now_ms: u64, values: &mut Item) -> String {
+    // The press's time, else the delivery's (records from before deliveries had one: now).
+    let at = match clickrules_pipeline::received_at_ms(record) {
+        0 => now_ms,
+        at => at,
+    };
+    let mut clauses = vec![
+        format!("#{AT} = :history_at"),
+        format!("#{DAY} = :history_day"),
+        format!("#{OUTCOME} = :history_outcome"),
+    ];
+    values.insert(":history_at".into(), number(at));
+    values.insert(":history_day".into(), AttributeValue::S(utc_day(at)));
+    values.insert(
+        ":history_outcome".into(),
+        AttributeValue::S(PressOutcome::of(record).as_str().into()),
+    );
+    if let Some(click) = &record.click {
+        clauses.push(format!("#{DEVICE} = :history_device"));
+        values.insert(
+            ":history_device".into(),
+            AttributeValue::S(DeviceKey::of(click).id()),
+        );
+    }
+    clauses.join(", ")
+}
+
+/// The UTC date of `ms` since the epoch, `YYYY-MM-DD` (the `by-day` index's key).
+pub(crate) fn utc_day(ms: u64) -> String {
+    let (y, m, d) = civil_from_days(ms / 86_400_000);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// The proleptic Gregorian date `days` after 1970-01-01 (Howard Hinnant's `civil_from_days`,
+/// for days on or after the epoch).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + u64::from(m <= 2);
+    (y, m, d)
+}
+
+/// The names `expressions` spell as `#name`, for `ExpressionAttributeNames`: DynamoDB refuses
+/// a name it is given that no expression uses, so only those used are sent.
+pub(crate) fn names_in(expressions: &[&str]) -> HashMap<String, String> {
+    QUOTED
+        .iter()
+        .filter(|name| {
+            let placeholder = format!("#{name}");
+            expressions
+                .iter()
+                .any(|e| uses_placeholder(e, &placeholder))
+        })
+        .map(|name| (format!("#{name}"), (*name).to_string()))
+        .collect()
+}
+
+/// Whether `expression` has `placeholder` as a whole word (`#at` is not in `#attempt`).
+fn uses_placeholder(expression: &str, placeholder: &str) -> bool {
+    expression.match_indices(placeholder).any(|(i, _)| {
+        expression[i + placeholder.len()..]
+            .chars()
+            .next()
+            .is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_'))
+    })
+}
+
+/// Epoch seconds `after` from now, as DynamoDB's TTL reads them.
+fn expiry(after: Duration) -> AttributeValue {
+    let expires = SystemTime::now()
+        .checked_add(after)
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs());
+    number(expires)
+}
+
+/// Now, ms since the epoch (0 on a clock before it, which no deployment has).
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_are_utc_dates() {
+        assert_eq!(utc_day(0), "1970-01-01");
+        assert_eq!(utc_day(86_399_999), "1970-01-01");
+        assert_eq!(utc_day(86_400_000), "1970-01-02");
+        // 2026-01-15 12:00:00 UTC.
+        assert_eq!(utc_day(1_768_478_400_000), "2026-01-15");
+        // Leap days, and the century rules.
+        assert_eq!(utc_day(951_782_400_000), "2000-02-29");
+        assert_eq!(utc_day(1_709_164_800_000), "2024-02-29");
+        assert_eq!(utc_day(4_107_542_400_000), "2100-03-01");
+        assert_eq!(utc_day(1_735_689_599_999), "2024-12-31");
+    }
+
+    #[test]
+    fn only_the_names_an_expression_uses_are_sent() {
+        let names = names_in(&["SET #at = :at, attempt = :n", "#status = :s"]);
+        assert_eq!(
+            names,
+            HashMap::from([
+                ("#at".to_string(), "at".to_string()),
+                ("#status".to_string(), "status".to_string()),
+            ])
+        );
+        assert!(names_in(&["SET #attempt = :a"]).is_empty());
+        assert_eq!(names_in(&["REMOVE #record"]).len(), 1);
     }
 }

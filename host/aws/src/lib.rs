@@ -4,7 +4,8 @@
 //! - guest source: the built-in guest, a file, or an S3 object hot-swapped on every press
 //!   ([`AnySource`], [`S3GuestSource`]), loading signed artifacts when trusted;
 //! - executor: `snapshot` → `lambda:Invoke`, `notify` → `sns:Publish` ([`AwsExecutor`]);
-//! - ledger: exactly-once presses in DynamoDB ([`DynamoLedger`]);
+//! - ledger: exactly-once presses in DynamoDB ([`DynamoLedger`]), read back as press
+//!   history ([`DynamoHistory`]);
 //! - dead letters: presses no retry can fix → SQS ([`SqsDeadLetters`]);
 //! - record sink: one JSON line per press in CloudWatch Embedded Metric Format ([`RecordLog`]);
 //! - settings: every variable in one table ([`settings::VARIABLES`]).
@@ -30,6 +31,7 @@ mod clients;
 mod compile_memory;
 mod compose;
 mod dead_letters;
+mod dynamo_history;
 mod dynamo_ledger;
 mod guest_load;
 mod guest_source;
@@ -45,15 +47,17 @@ mod webhook_press;
 pub use aws_executor::{AwsExecutor, PRESS_ATTRIBUTE};
 pub use clients::{AwsClients, config_loader};
 pub use compile_memory::{
-    CompileMemoryShortfall, FUNCTION_MEMORY_VARIABLE, check_compile_memory,
-    compile_memory_estimate_mb, lambda_function_memory_mb, release_freed_heap,
+    CompileMemoryShortfall, FUNCTION_MEMORY_VARIABLE, ShadowMemoryShortfall, check_compile_memory,
+    check_shadow_memory, compile_memory_estimate_mb, lambda_function_memory_mb,
+    loaded_memory_estimate_mb, memory_beside, release_freed_heap,
 };
 pub use compose::{
     AnyDeadLetters, AnyExecutor, AnyLedger, Composed, DeploymentPipeline, Extras, InitError,
     InitPhases, LocalTools, Mode, compose, compose_with,
 };
 pub use dead_letters::{SqsDeadLetters, dead_letter_body};
-pub use dynamo_ledger::DynamoLedger;
+pub use dynamo_history::{BY_DAY_INDEX, BY_DEVICE_INDEX, DynamoHistory, ledger_table_request};
+pub use dynamo_ledger::{DynamoLedger, PressStatus, StoredPress};
 pub use guest_load::{ArtifactUnavailable, GuestSourceError, LoadOptions};
 pub use guest_source::{AnySource, open_builtin, open_file};
 pub use location::{GUEST_LOCATION_FORMS, GuestLocation, S3Uri};

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 pub const METRICS_NAMESPACE: &str = "clickrules";
 
 /// Metrics each record line carries, with their units.
-const METRICS: [(&str, &str); 7] = [
+const METRICS: [(&str, &str); 9] = [
     ("Presses", "Count"),
     ("Failures", "Count"),
     ("FallbackUsed", "Count"),
@@ -21,6 +21,9 @@ const METRICS: [(&str, &str); 7] = [
     ("ActionsFailed", "Count"),
     ("GuestTime", "Microseconds"),
     ("Instructions", "Count"),
+    // 1 when a shadow guest (CLICKRULES_SHADOW_GUEST) ran and decided differently, or failed.
+    ("ShadowDifferences", "Count"),
+    ("ShadowTime", "Microseconds"),
 ];
 
 /// Writes each record to stdout as one line, for CloudWatch Logs.
@@ -61,18 +64,9 @@ pub fn outcome(record: &PressRecord) -> String {
 /// The log line for `record`: EMF metadata, the dimensions and metrics, the record.
 pub fn record_line(record: &PressRecord, function: &str, timestamp_ms: u64) -> String {
     // The logged line lists the keys read and the writes, values cut; the full state read
-    // stays in the ledger, where a replay reads it.
-    let logged;
-    let record = match &record.state {
-        Some(state) => {
-            logged = PressRecord {
-                state: Some(state.for_log()),
-                ..record.clone()
-            };
-            &logged
-        }
-        None => record,
-    };
+    // and the settings stay in the ledger, where a replay reads them.
+    let logged = record.for_log();
+    let record = &logged;
     let executed = record
         .outcomes
         .iter()
@@ -104,6 +98,8 @@ pub fn record_line(record: &PressRecord, function: &str, timestamp_ms: u64) -> S
         "ActionsFailed": failed,
         "GuestTime": decision.map_or(0, |d| d.duration_us),
         "Instructions": decision.map_or(0, |d| d.instructions),
+        "ShadowDifferences": u8::from(record.shadow.as_ref().is_some_and(|s| s.differs)),
+        "ShadowTime": record.shadow.as_ref().map_or(0, |s| s.duration_us),
         "_aws": {
             "Timestamp": timestamp_ms,
             "CloudWatchMetrics": [{

@@ -105,7 +105,17 @@ impl<S: SecretStore> WebhookEntry<S> {
             verified.click.clone(),
             verified.windowed.then(|| verified.press_id.clone()),
         );
+        // The request itself is not kept anywhere (a dead letter included): a Flic token
+        // carries the phone's location, and headers carry signatures. The record's click is
+        // the press, which is all a redrive needs.
+        let kept = serde_json::json!({
+            "source": format.as_str(),
+            "press_id": verified.press_id,
+            "verified_request": "not kept; the press is the record's click",
+        })
+        .to_string();
         let press = PressRequest {
+            event: kept.as_bytes(),
             press_id: (!verified.windowed).then_some(verified.press_id.as_str()),
             normalised: Some(&event),
             received_at_ms: Some(now_ms),

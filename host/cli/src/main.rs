@@ -2,13 +2,25 @@
 
 mod args;
 mod check;
+mod compare;
+mod diff;
+mod diff_render;
+mod explain;
+mod forget;
+mod history;
+mod history_render;
+mod history_source;
 mod key;
+mod local_history;
 mod local_tools;
 mod new;
 mod press;
 mod progress;
+mod promote;
+mod redrive;
 mod remote;
 mod render;
+mod shadow_report;
 mod state_file;
 mod test_cmd;
 mod upload;
@@ -41,6 +53,27 @@ enum Command {
     /// Run a cases file (presses and what each must decide) against a guest; fails on any
     /// mismatch.
     Test(test_cmd::TestArgs),
+    /// Replay the check sweep and the last real presses through a candidate and the active
+    /// guest; print the presses whose decisions differ (exit 1 when any do).
+    Diff(diff::DiffArgs),
+    /// Make the function's shadow guest (CLICKRULES_SHADOW_GUEST) its active guest: shows the
+    /// diff, then uploads and signs it with a new sequence.
+    Promote(promote::PromoteArgs),
+    /// Make an earlier version of the function's guest active again: shows the diff, then
+    /// uploads and signs it with a new sequence.
+    Rollback(promote::RollbackArgs),
+    /// What the shadow guest (CLICKRULES_SHADOW_GUEST) decided on real presses.
+    Shadow(shadow_report::ShadowArgs),
+    /// Run the presses in the dead-letter queue again through the press ledger (what already
+    /// ran is not repeated); shows what it will do first.
+    Redrive(redrive::RedriveArgs),
+    /// List the presses a deployment's ledger table (or `press --state FILE`) kept, newest
+    /// first.
+    History(history::HistoryArgs),
+    /// Tell what became of one press, and why, when nothing happened.
+    Explain(explain::ExplainArgs),
+    /// Delete a device's press history and state.
+    Forget(forget::ForgetArgs),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +85,14 @@ fn main() -> ExitCode {
         Command::Upload(args) => upload::run(args),
         Command::Key(args) => key::run(args),
         Command::Test(args) => test_cmd::run(args),
+        Command::Diff(args) => diff::run(args),
+        Command::Promote(args) => promote::promote(args),
+        Command::Rollback(args) => promote::rollback(args),
+        Command::Shadow(args) => shadow_report::run(args),
+        Command::Redrive(args) => redrive::run(args),
+        Command::History(args) => history::run(args),
+        Command::Explain(args) => explain::run(args),
+        Command::Forget(args) => forget::run(args),
     };
     match result {
         Ok(code) => code,

@@ -15,10 +15,11 @@ use clickrules_aws::{
 };
 use clickrules_engine::text::escape_control;
 use clickrules_engine::{ClickType, EventFormat, NormalisedEvent, simulated_event};
-use clickrules_pipeline::{NoSink, PressRequest};
+use clickrules_pipeline::{NoSink, PressRecord, PressRequest, PressResult};
 
 use crate::args::{EngineArgs, ProgressArgs};
 use crate::check::{https_press, now_ms};
+use crate::local_history;
 use crate::remote;
 use crate::render;
 use crate::state_file;
@@ -90,7 +91,10 @@ pub struct PressArgs {
     remote: Option<String>,
     /// Keep devices' state between local presses in this JSON file (created if missing,
     /// replaced atomically after each press). A guest that uses state needs it, unless
-    /// --execute runs against a deployment's ledger table (CLICKRULES_LEDGER_TABLE).
+    /// --execute runs against a deployment's ledger table (CLICKRULES_LEDGER_TABLE). Each
+    /// delivery's record is also appended to FILE.history.jsonl beside it, for `history
+    /// --state FILE` and `explain`; a press delivered again (--press-id) is then answered as
+    /// a duplicate, as the deployed ledger answers it.
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
     /// When the press happens, as RFC 3339 (2026-12-02T22:30:00+01:00): state expiry and the
@@ -142,6 +146,9 @@ pub fn run(args: PressArgs) -> anyhow::Result<ExitCode> {
     let simulated = simulated_https(&args);
     let progress = args.output.progress(args.json);
     let results = remote::runtime()?.block_on(async {
+        if let (Some(path), Some(ledger)) = (&args.state, &local_ledger) {
+            seed_history(path, ledger).await;
+        }
         let step = crate::check::compile_step(&progress, &settings.guest);
         let runtime = compose_with(&settings, mode, NoSink, extras)
             .await
@@ -178,6 +185,8 @@ pub fn run(args: PressArgs) -> anyhow::Result<ExitCode> {
     })?;
     if let (Some(path), Some(ledger)) = (&args.state, &local_ledger) {
         state_file::write(path, ledger)?;
+        let at = args.now.unwrap_or_else(now_ms);
+        append_history(path, &results, at, &settings.history_retention);
     }
 
     if args.json {
@@ -205,6 +214,36 @@ pub fn run(args: PressArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(code)
+}
+
+/// Teaches the local ledger the presses the history beside `state` completed, so a press
+/// delivered again is a duplicate. Without it the press still runs, as a new one.
+async fn seed_history(state: &std::path::Path, ledger: &clickrules_pipeline::MemoryLedger) {
+    if let Err(e) = local_history::seed(ledger, &local_history::path_for(state)).await {
+        eprintln!(
+            "warning: {}; earlier presses are not recognised as duplicates",
+            escape_control(&e.to_string())
+        );
+    }
+}
+
+/// Appends the delivery's records to the history beside `state`. The press has happened
+/// (perhaps for real) by now: a history that cannot be written is a warning, not a failure.
+/// Kept as long as the deployment keeps history (CLICKRULES_HISTORY_*_DAYS).
+fn append_history(
+    state: &std::path::Path,
+    results: &[PressResult],
+    received_at_ms: u64,
+    retention: &clickrules_pipeline::Retention,
+) {
+    let path = local_history::path_for(state);
+    let records: Vec<&PressRecord> = results.iter().map(|r| &r.record).collect();
+    if let Err(e) = local_history::append(&path, &records, received_at_ms, now_ms(), retention) {
+        eprintln!(
+            "warning: the press is not in the local history: {}",
+            escape_control(&format!("{e:#}"))
+        );
+    }
 }
 
 /// A simulated press from an HTTPS source: its requests are signed, so it is handed to the

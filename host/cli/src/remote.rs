@@ -182,3 +182,124 @@ pub fn request_id() -> String {
         .map_or(0, |d| d.as_millis());
     format!("cli-{ms}")
 }
+
+/// One stored version of an S3 object, newest first in [`versions`].
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ObjectVersion {
+    pub version_id: String,
+    pub is_latest: bool,
+    /// When it was stored, ms since the epoch.
+    pub last_modified_ms: Option<i64>,
+    pub size_bytes: Option<i64>,
+    /// SHA-256 of the guest, from the `sha256` metadata `upload` stores (absent for objects
+    /// put another way).
+    pub sha256: Option<String>,
+}
+
+/// Every stored version of `uri`, newest first (`ListObjectVersions`, then `HeadObject` per
+/// version for its `sha256` metadata).
+pub fn versions(uri: &S3Uri) -> anyhow::Result<Vec<ObjectVersion>> {
+    runtime()?.block_on(async {
+        let clients = AwsClients::from_env().await;
+        let mut versions = Vec::new();
+        let mut key_marker: Option<String> = None;
+        let mut version_marker: Option<String> = None;
+        loop {
+            let listed = clients
+                .s3
+                .list_object_versions()
+                .bucket(&uri.bucket)
+                .prefix(&uri.key)
+                .set_key_marker(key_marker.take())
+                .set_version_id_marker(version_marker.take())
+                .send()
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "cannot list the versions of {uri}: {}",
+                        clickrules_aws::sdk_error_text(&e)
+                    )
+                })?;
+            for v in listed.versions() {
+                // The prefix also matches longer keys (the artifacts beside the guest).
+                if v.key() != Some(uri.key.as_str()) {
+                    continue;
+                }
+                let Some(version_id) = v.version_id().filter(|id| *id != "null") else {
+                    continue;
+                };
+                versions.push(ObjectVersion {
+                    version_id: version_id.to_string(),
+                    is_latest: v.is_latest().unwrap_or(false),
+                    last_modified_ms: v.last_modified().and_then(|t| t.to_millis().ok()),
+                    size_bytes: v.size(),
+                    sha256: None,
+                });
+            }
+            if listed.is_truncated() != Some(true) {
+                break;
+            }
+            key_marker = listed.next_key_marker().map(str::to_string);
+            version_marker = listed.next_version_id_marker().map(str::to_string);
+        }
+        for version in &mut versions {
+            let head = clients
+                .s3
+                .head_object()
+                .bucket(&uri.bucket)
+                .key(&uri.key)
+                .version_id(&version.version_id)
+                .send()
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "cannot read version {} of {uri}: {}",
+                        version.version_id,
+                        clickrules_aws::sdk_error_text(&e)
+                    )
+                })?;
+            version.sha256 = head.metadata().and_then(|m| m.get("sha256")).cloned();
+        }
+        versions.sort_by(|a, b| {
+            b.is_latest
+                .cmp(&a.is_latest)
+                .then(b.last_modified_ms.cmp(&a.last_modified_ms))
+        });
+        Ok(versions)
+    })
+}
+
+/// The bytes of `uri` (of one version of it, when given).
+pub fn download(uri: &S3Uri, version_id: Option<&str>) -> anyhow::Result<Vec<u8>> {
+    runtime()?.block_on(async {
+        let clients = AwsClients::from_env().await;
+        let got = clients
+            .s3
+            .get_object()
+            .bucket(&uri.bucket)
+            .key(&uri.key)
+            .set_version_id(version_id.map(str::to_string))
+            .send()
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot download {uri}{}: {}",
+                    version_id.map_or_else(String::new, |v| format!(" version {v}")),
+                    clickrules_aws::sdk_error_text(&e)
+                )
+            })?;
+        // Bounded before reading, as the Lambda bounds its own reads.
+        let limit = clickrules_engine::MAX_GUEST_BYTES as i64;
+        if let Some(length) = got.content_length()
+            && length > limit
+        {
+            anyhow::bail!("{uri} is {length} bytes; a guest is at most {limit}");
+        }
+        let bytes = got
+            .body
+            .collect()
+            .await
+            .with_context(|| format!("cannot read {uri}"))?;
+        Ok(bytes.into_bytes().to_vec())
+    })
+}

@@ -10,11 +10,14 @@ use clap::Args;
 use clickrules_aws::{ArtifactPolicy, GUEST_LOCATION_FORMS, GuestLocation, S3Uri};
 use clickrules_engine::text::escape_control;
 use clickrules_engine::{Arch, ArtifactBinding, ArtifactSigner};
+use clickrules_pipeline::GuestSource as _;
 
 use crate::args::{EngineArgs, ProgressArgs, deployment};
 use crate::check::{self, SweepArgs};
+use crate::compare::{self, Compared, Side};
+use crate::history_source::{HistorySourceArgs, recent_records};
 use crate::remote::Object;
-use crate::{key, remote, render};
+use crate::{diff_render, key, remote, render};
 
 #[derive(Debug, Args)]
 pub struct UploadArgs {
@@ -42,6 +45,23 @@ pub struct UploadArgs {
     function_memory_mb: Option<u64>,
     #[command(flatten)]
     sweep: SweepArgs,
+    /// Before uploading, replay the check sweep and the last N real presses through this
+    /// guest and the one now at the destination, and show the presses whose decisions change
+    /// (0: the sweep only). History comes from --table, --state, or the function's ledger.
+    #[arg(long = "history", value_name = "N", default_value_t = crate::diff::DEFAULT_HISTORY_PRESSES)]
+    history_presses: usize,
+    /// Read history from this ledger table.
+    #[arg(long, value_name = "TABLE", conflicts_with = "state")]
+    table: Option<String>,
+    /// Read the local history kept by `press --state FILE`.
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
+    /// Upload even when decisions change, without asking (for scripts).
+    #[arg(long, short = 'y', conflicts_with = "refuse_changes")]
+    yes: bool,
+    /// Refuse to upload when any decision changes (for CI).
+    #[arg(long)]
+    refuse_changes: bool,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
@@ -49,6 +69,64 @@ pub struct UploadArgs {
     engine: EngineArgs,
     #[command(flatten)]
     output: ProgressArgs,
+    /// What the guest is, in messages, when `guest` is a temporary copy (promote, rollback).
+    #[arg(skip)]
+    label: Option<String>,
+}
+
+impl UploadArgs {
+    /// The guest, as messages name it.
+    fn name(&self) -> String {
+        self.label
+            .clone()
+            .unwrap_or_else(|| self.guest.display().to_string())
+    }
+}
+
+/// An upload of bytes that came from elsewhere (the shadow guest, an earlier version):
+/// checked, compared, confirmed and signed like any upload.
+#[derive(Debug)]
+pub struct Republish {
+    /// A local copy of the bytes.
+    pub guest: PathBuf,
+    /// Where they came from, for messages.
+    pub label: String,
+    pub destination: S3Uri,
+    pub function: String,
+    pub signing_key: Option<PathBuf>,
+    pub arch: Vec<Arch>,
+    pub history_presses: usize,
+    pub yes: bool,
+    pub refuse_changes: bool,
+    pub json: bool,
+    pub engine: EngineArgs,
+    pub output: ProgressArgs,
+}
+
+/// Runs the upload of `republish`.
+pub fn republish(republish: Republish) -> anyhow::Result<ExitCode> {
+    run(UploadArgs {
+        guest: republish.guest,
+        destination: republish.destination.to_string(),
+        function: Some(republish.function),
+        signing_key: republish.signing_key,
+        arch: republish.arch,
+        function_memory_mb: None,
+        sweep: SweepArgs {
+            serials: Vec::new(),
+            events: Vec::new(),
+            sources: Vec::new(),
+        },
+        history_presses: republish.history_presses,
+        table: None,
+        state: None,
+        yes: republish.yes,
+        refuse_changes: republish.refuse_changes,
+        json: republish.json,
+        engine: republish.engine,
+        output: republish.output,
+        label: Some(republish.label),
+    })
 }
 
 /// The serial of the presses an upload checks with when no `--serial` is given.
@@ -110,7 +188,7 @@ pub fn run(args: UploadArgs) -> anyhow::Result<ExitCode> {
         }
         eprintln!(
             "error: not uploading {}: {}",
-            args.guest.display(),
+            args.name(),
             checked.summary()
         );
         return Ok(ExitCode::FAILURE);
@@ -124,13 +202,36 @@ pub fn run(args: UploadArgs) -> anyhow::Result<ExitCode> {
     }
     let engine = composed.pipeline.engine();
 
-    let bytes = std::fs::read(&args.guest)
-        .with_context(|| format!("cannot read guest {}", args.guest.display()))?;
+    // What this upload changes, against the guest now at the destination.
+    let history = HistorySourceArgs {
+        function: args.function.clone(),
+        table: args.table.clone(),
+        state: args.state.clone(),
+    };
+    let changes = upload_diff(
+        &args,
+        &history,
+        &deployment.settings,
+        &target,
+        &composed,
+        &progress,
+    )?;
+    if let Some(compared) = &changes
+        && compared.differs()
+    {
+        eprint!("{}", diff_render::table(compared));
+        if !confirm_changes(&args, compared)? {
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+
+    let bytes =
+        std::fs::read(&args.guest).with_context(|| format!("cannot read guest {}", args.name()))?;
     let sha256 = clickrules_engine::sha256_hex(&bytes);
     anyhow::ensure!(
         sha256 == checked.guest_sha256(),
         "not uploading {}: it changed while it was being checked",
-        args.guest.display()
+        args.name()
     );
     if let Some(warning) = compile_memory_warning(bytes.len(), signer.is_some(), function_memory_mb)
     {
@@ -155,12 +256,12 @@ pub fn run(args: UploadArgs) -> anyhow::Result<ExitCode> {
             let start = Instant::now();
             let step = progress.spinner(format!(
                 "precompiling {} for {arch} and signing it ({}/{targets})",
-                escape_control(&args.guest.display().to_string()),
+                escape_control(&args.name()),
                 number + 1
             ));
             let artifact = engine
                 .precompile(&bytes, arch, signer, &binding)
-                .with_context(|| format!("cannot precompile {}", args.guest.display()))?;
+                .with_context(|| format!("cannot precompile {}", args.name()))?;
             // The `precompiled` line below says it on stdout.
             step.clear();
             if !args.json {
@@ -197,12 +298,17 @@ pub fn run(args: UploadArgs) -> anyhow::Result<ExitCode> {
             "guest": guest,
             "artifacts": &uploaded[..uploaded.len() - 1],
             "signed": signer.is_some(),
+            "diff": &changes,
         });
         render::emit(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
         return Ok(ExitCode::SUCCESS);
     }
     let mut text = deployment.source.line();
     text.push_str(&format!("checked    {} presses ok\n", checked.presses()));
+    match &changes {
+        Some(compared) => text.push_str(&format!("compared   {}\n", compared.summary())),
+        None => text.push_str("compared   nothing was at the destination yet\n"),
+    }
     for artifact in &uploaded[..uploaded.len() - 1] {
         text.push_str(&format!(
             "artifact   {} ({})\n",
@@ -229,6 +335,103 @@ pub fn run(args: UploadArgs) -> anyhow::Result<ExitCode> {
     }
     render::emit(&text)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The comparison of the checked guest with the one now at `target`, over the sweep and the
+/// last real presses; `None` when nothing is there yet (a first upload).
+fn upload_diff(
+    args: &UploadArgs,
+    history: &HistorySourceArgs,
+    settings: &clickrules_aws::Settings,
+    target: &S3Uri,
+    composed: &clickrules_aws::Composed<clickrules_pipeline::NoSink>,
+    progress: &crate::progress::Progress,
+) -> anyhow::Result<Option<Compared>> {
+    let records = if args.history_presses == 0 {
+        Vec::new()
+    } else {
+        recent_records(history, settings, args.history_presses)?
+    };
+    let runtime = remote::runtime()?;
+    runtime.block_on(async {
+        let candidate = Side {
+            engine: composed.pipeline.engine().clone(),
+            guest: composed
+                .pipeline
+                .source()
+                .current()
+                .await
+                .context("cannot obtain the checked guest")?,
+        };
+        let active =
+            match crate::diff::open_side(settings, GuestLocation::S3(target.clone()), progress)
+                .await
+            {
+                Ok(active) => active,
+                Err(e) if is_missing(&e) => return Ok(None),
+                Err(e) => {
+                    return Err(e.context(format!(
+                        "cannot compare with the guest now at {target} (pass --history 0 and \
+                     check that it is readable)"
+                    )));
+                }
+            };
+        let serials = if args.sweep.serials.is_empty() {
+            vec![UPLOAD_CHECK_SERIAL.to_string()]
+        } else {
+            args.sweep.serials.clone()
+        };
+        let mut cases = compare::sweep_cases(&serials, check::now_ms());
+        cases.extend(compare::history_cases(records, args.history_presses));
+        Ok(Some(compare::compare(
+            &active, &candidate, &cases, progress,
+        )))
+    })
+}
+
+/// Whether opening the destination's guest failed because there is none yet.
+fn is_missing(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<clickrules_aws::GuestSourceError>()
+            .is_some_and(|e| clickrules_pipeline::SourceError::kind(e) == "not_found")
+    })
+}
+
+/// Whether to go on with an upload that changes decisions: `--refuse-changes` refuses,
+/// `--yes` accepts, a terminal is asked, anything else refuses (a script must say which).
+fn confirm_changes(args: &UploadArgs, compared: &Compared) -> anyhow::Result<bool> {
+    use std::io::IsTerminal as _;
+    if args.refuse_changes {
+        eprintln!(
+            "error: not uploading {}: {} (--refuse-changes)",
+            args.name(),
+            compared.summary()
+        );
+        return Ok(false);
+    }
+    if args.yes {
+        return Ok(true);
+    }
+    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        eprintln!(
+            "error: not uploading {}: {}; run again with --yes to upload anyway, or \
+             --refuse-changes to make this an error without asking",
+            args.name(),
+            compared.summary()
+        );
+        return Ok(false);
+    }
+    eprint!("upload anyway? [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .context("cannot read the answer")?;
+    let yes = matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes");
+    if !yes {
+        eprintln!("not uploading {}", args.name());
+    }
+    Ok(yes)
 }
 
 /// What to say when the guest keeps device state and the deployment has no ledger table to

@@ -235,6 +235,8 @@ fn upload_to_a_versioned_bucket_names_the_sha256_and_version_of_what_s3_holds() 
             guests::BY_CLICK,
             "s3://guests/rules/guest.wasm",
             "--json",
+            // by-click decides DOUBLE and LONG presses differently: accept the change.
+            "--yes",
         ],
         &[(
             "CLICKRULES_NOTIFY_TOPIC_ARN",

@@ -5,8 +5,6 @@
 use std::io::Write as _;
 use std::process::{Command, Output, Stdio};
 
-use aws_sdk_lambda::primitives::Blob;
-use aws_sdk_lambda::types::{Environment, FunctionCode, Runtime};
 use clickrules_aws::AwsClients;
 use clickrules_test_support::Moto;
 use clickrules_test_support::run;
@@ -117,34 +115,10 @@ impl Aws {
     /// A deployed clickrules function with these environment variables (moto stores it; with
     /// Docker off it never runs it).
     fn function(&self, name: &str, variables: &[(&str, &str)]) {
-        // The smallest valid zip: an end-of-central-directory record.
-        const EMPTY_ZIP: [u8; 22] = [
-            b'P', b'K', 5, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        ];
-        let role = self.moto.create_role(&format!("{name}-role"));
-        let mut environment = Environment::builder();
-        for (key, value) in variables {
-            environment = environment.variables(*key, *value);
-        }
-        self.rt
-            .block_on(
-                self.clients
-                    .lambda
-                    .create_function()
-                    .function_name(name)
-                    .runtime(Runtime::Python312)
-                    .role(role)
-                    .handler("index.handler")
-                    .memory_size(256)
-                    .environment(environment.build())
-                    .code(
-                        FunctionCode::builder()
-                            .zip_file(Blob::new(EMPTY_ZIP.to_vec()))
-                            .build(),
-                    )
-                    .send(),
-            )
-            .expect("create function");
+        self.rt.block_on(
+            self.moto
+                .clickrules_function(&self.clients.lambda, name, variables),
+        );
     }
 
     fn bucket(&self, name: &str) {

@@ -263,7 +263,15 @@ fn an_old_signed_guest_put_back_is_refused_and_an_upload_rolls_back() {
     let destination = "s3://guests/guest.wasm";
     let upload = |guest: &str| {
         stdout(&clickrules(
-            &["upload", guest, destination, "--signing-key", key_file],
+            // Each upload here changes decisions on purpose.
+            &[
+                "upload",
+                guest,
+                destination,
+                "--signing-key",
+                key_file,
+                "--yes",
+            ],
             &endpoint,
             &[],
         ))

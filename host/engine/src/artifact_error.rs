@@ -67,7 +67,7 @@ pub enum ArtifactError {
     /// back. A deliberate rollback re-signs the old guest, which gives it a new sequence.
     #[error(
         "the artifact for {location} has sequence {sequence}, older than {newest} already loaded \
-         here: an older guest was put back; roll back with `clickrules upload` (it re-signs)"
+         here: an older guest was put back; roll back with `clickrules rollback` (it re-signs)"
     )]
     Replayed {
         /// The guest's location.

@@ -8,6 +8,7 @@ use crate::bindings::Contract;
 use crate::device_state::StateUse;
 use crate::error::PressError;
 use crate::event::{Click, EventFormat};
+use crate::replay::PressSeed;
 
 /// Which guest decided: the exact bytes, and how their code was obtained. Where the bytes came
 /// from (a path, an S3 object and its version) is the caller's to record.
@@ -122,6 +123,9 @@ pub struct Decision {
     pub state: Option<StateUse>,
     /// The contract version the guest implements.
     pub contract: Contract,
+    /// The seed of the guest's random bytes: with the click, state and settings, all a replay
+    /// needs to see what this press saw.
+    pub seed: PressSeed,
 }
 
 impl Decision {

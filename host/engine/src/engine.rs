@@ -26,6 +26,7 @@ use crate::event::{Click, ClickType, EventError, normalise_event};
 use crate::guest::{self, Guest, GuestBytes, error_text, sha256_hex};
 use crate::off_runtime::run_off_runtime;
 use crate::regions::is_known_region;
+use crate::replay::{PressInputs, PressSeed};
 use crate::state::PressState;
 use crate::{host_fns, wasi_bounds};
 
@@ -134,6 +135,11 @@ impl Engine {
         })
     }
 
+    /// The deployment settings `host.config` serves.
+    pub fn settings(&self) -> &Arc<BTreeMap<String, String>> {
+        &self.settings
+    }
+
     /// The limits every press runs under.
     pub fn limits(&self) -> Limits {
         self.limits
@@ -225,7 +231,8 @@ impl Engine {
     /// input or a misbehaving guest; failures are in [`Decision::error`].
     pub fn press(&self, guest: &Guest, event: &[u8]) -> Decision {
         let start = Instant::now();
-        let mut decision = empty_decision(guest);
+        let inputs = PressInputs::fresh();
+        let mut decision = empty_decision(guest, inputs.seed);
         match normalise_event(event, now_ms()) {
             Ok(event) => {
                 decision.event_format = Some(event.format);
@@ -234,6 +241,7 @@ impl Engine {
                         guest,
                         press.click,
                         &DeviceState::default(),
+                        &inputs,
                         &mut decision,
                     ),
                     None => {
@@ -272,9 +280,22 @@ impl Engine {
         click: Click,
         state: &DeviceState,
     ) -> Decision {
+        self.press_with(guest, click, state, &PressInputs::fresh())
+    }
+
+    /// One press with everything it reads given: the click, the device's state, and the
+    /// seed, settings and deadline in `inputs`. The same inputs give the same decision (a
+    /// replay from history); a live press passes a fresh seed.
+    pub fn press_with(
+        &self,
+        guest: &Guest,
+        click: Click,
+        state: &DeviceState,
+        inputs: &PressInputs,
+    ) -> Decision {
         let start = Instant::now();
-        let mut decision = empty_decision(guest);
-        self.run_anywhere(guest, click, state, &mut decision);
+        let mut decision = empty_decision(guest, inputs.seed);
+        self.run_anywhere(guest, click, state, inputs, &mut decision);
         decision.duration_us = elapsed_us(start);
         decision
     }
@@ -285,17 +306,25 @@ impl Engine {
         guest: &Guest,
         click: Click,
         state: &DeviceState,
+        inputs: &PressInputs,
         decision: &mut Decision,
     ) {
-        if let Err(message) = run_off_runtime(|| self.run(guest, click, state, decision)) {
+        if let Err(message) = run_off_runtime(|| self.run(guest, click, state, inputs, decision)) {
             *decision = Decision {
                 error: Some(PressError::Internal { message }),
-                ..empty_decision(guest)
+                ..empty_decision(guest, inputs.seed)
             };
         }
     }
 
-    fn run(&self, guest: &Guest, click: Click, state: &DeviceState, decision: &mut Decision) {
+    fn run(
+        &self,
+        guest: &Guest,
+        click: Click,
+        state: &DeviceState,
+        inputs: &PressInputs,
+        decision: &mut Decision,
+    ) {
         // A 0.1.0 guest has no triple press to decide: it is not asked, and the record says so.
         if guest.contract == Contract::V0_1 && click.click_type == ClickType::Triple {
             decision.click = Some(click);
@@ -310,9 +339,16 @@ impl Engine {
             return;
         }
 
-        let limits = self.limits;
+        let mut limits = self.limits;
+        if let Some(timeout) = inputs.timeout {
+            limits.timeout = limits.timeout.min(timeout);
+        }
         let started = Instant::now();
-        let mut store = match self.press_store(started) {
+        let settings = inputs
+            .settings
+            .clone()
+            .unwrap_or_else(|| Arc::clone(&self.settings));
+        let mut store = match self.press_store(&limits, started, settings, &click, inputs.seed) {
             Ok(store) => store,
             Err(e) => {
                 decision.click = Some(click);
@@ -384,14 +420,22 @@ impl Engine {
 
     /// A fresh store per press, so nothing one press leaves in memory, tables or WASI state
     /// reaches the next.
-    fn press_store(&self, started: Instant) -> Result<Store<PressState>, PressError> {
-        let limits = self.limits;
+    fn press_store(
+        &self,
+        limits: &Limits,
+        started: Instant,
+        settings: Arc<BTreeMap<String, String>>,
+        click: &Click,
+        seed: PressSeed,
+    ) -> Result<Store<PressState>, PressError> {
         let mut store = Store::new(
             &self.wasmtime,
             PressState::new(
-                Arc::clone(&self.settings),
+                settings,
                 limits.memory_bytes,
                 started + limits.timeout,
+                click.received_at_ms,
+                seed,
             ),
         );
         store.limiter(|state| &mut state.limiter);
@@ -415,7 +459,7 @@ impl Engine {
     }
 }
 
-fn empty_decision(guest: &Guest) -> Decision {
+fn empty_decision(guest: &Guest, seed: PressSeed) -> Decision {
     Decision {
         event_format: None,
         click: None,
@@ -428,6 +472,7 @@ fn empty_decision(guest: &Guest) -> Decision {
         output: Output::default(),
         state: None,
         contract: guest.contract,
+        seed,
     }
 }
 

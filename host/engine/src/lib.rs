@@ -43,6 +43,7 @@ mod limiter;
 mod off_runtime;
 mod prevalidate;
 mod regions;
+mod replay;
 mod state;
 pub mod text;
 mod unique_json;
@@ -57,6 +58,7 @@ pub use config::{
 pub use decision::{Decision, GuestInfo, LoadedFrom, LogEntry, LogLevel, Output};
 pub use engine::Engine;
 pub use error::PressError;
+pub use replay::{PressInputs, PressSeed, SeedError};
 
 // Durable per-device state (contract 0.2.0): what a press reads and the writes it buffers.
 pub use bindings::Contract;

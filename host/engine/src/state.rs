@@ -12,6 +12,7 @@ use crate::capture::CappedPipe;
 use crate::decision::{LogEntry, LogLevel, Output};
 use crate::device_state::StateBuffer;
 use crate::limiter::MemoryLimiter;
+use crate::replay::{PressClock, PressSeed};
 
 /// Bytes of stdout and of stderr kept per press.
 pub(crate) const MAX_STREAM_BYTES: usize = 16 * 1024;
@@ -44,6 +45,10 @@ pub(crate) struct PressState {
     pub(crate) deadline: Instant,
     /// The pressing device's state, with this press's writes buffered on top.
     pub(crate) device: StateBuffer,
+    /// What the guest's wall clock reads (the press's time) and where its random bytes come
+    /// from, so a replay sees what the original press saw.
+    wall_ms: u64,
+    seed: PressSeed,
 }
 
 impl PressState {
@@ -51,6 +56,8 @@ impl PressState {
         settings: Arc<BTreeMap<String, String>>,
         memory_limit: u64,
         deadline: Instant,
+        wall_ms: u64,
+        seed: PressSeed,
     ) -> Self {
         let mut table = ResourceTable::new();
         table.set_max_capacity(MAX_WASI_RESOURCES);
@@ -65,6 +72,8 @@ impl PressState {
             settings,
             deadline,
             device: StateBuffer::default(),
+            wall_ms,
+            seed,
         }
     }
 
@@ -107,9 +116,12 @@ impl PressState {
 impl WasiView for PressState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         let (stdout, stderr) = (&self.stdout, &self.stderr);
+        let (wall_ms, seed) = (self.wall_ms, self.seed);
         let ctx = self.wasi.get_or_insert_with(|| {
             // No preopens, env, args or stdin; sockets and name lookup refused. Clocks and
             // random stay: guests from other languages' toolchains read them during start-up.
+            // Both are the press's own (its time, its seed), so a replay is exact.
+            let (secure, insecure, insecure_seed) = seed.generators();
             WasiCtx::builder()
                 .stdout(stdout.clone())
                 .stderr(stderr.clone())
@@ -117,6 +129,10 @@ impl WasiView for PressState {
                 .allow_udp(false)
                 .allow_ip_name_lookup(false)
                 .max_random_size(MAX_RANDOM_BYTES)
+                .wall_clock(PressClock::at_ms(wall_ms))
+                .secure_random(secure)
+                .insecure_random(insecure)
+                .insecure_random_seed(insecure_seed)
                 .build()
         });
         WasiCtxView {

@@ -2,7 +2,7 @@
 //! serves S3 and Lambda, and the decision records come back as invocation responses.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 
 use clickrules_test_support::runtime_api::{self, RuntimeApi};
 use clickrules_test_support::{World, invocations, moto};
@@ -12,25 +12,8 @@ const BOOTSTRAP: &str = env!("CARGO_BIN_EXE_bootstrap");
 
 /// The bootstrap with a clean environment: the Lambda variables, the emulator, and `extra`.
 fn bootstrap(runtime_api: u16, endpoint: &str, home: &Path, extra: &[(&str, &str)]) -> Child {
-    let mut command = Command::new(BOOTSTRAP);
-    command
-        .env_clear()
-        .env("HOME", home)
-        .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{runtime_api}"))
-        .env("AWS_LAMBDA_FUNCTION_NAME", "clickrules")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_REGION", moto::REGION)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_ENDPOINT_URL", endpoint)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (name, value) in extra {
-        command.env(name, value);
-    }
+    let mut command = runtime_api::lambda_command(BOOTSTRAP, runtime_api, endpoint, home);
+    command.envs(extra.iter().copied());
     command.spawn().expect("start bootstrap")
 }
 

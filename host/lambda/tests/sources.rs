@@ -8,13 +8,13 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clickrules_test_support::moto::{self, Moto, Recorded};
-use clickrules_test_support::runtime_api::{Reply, RuntimeApi};
+use clickrules_test_support::runtime_api::{self, Reply, RuntimeApi};
 use clickrules_test_support::{World, invocations};
 use clickrules_webhooks::webhook_signature;
 use serde_json::{Value, json};
@@ -60,25 +60,8 @@ impl Function {
             std::env::temp_dir().join(format!("clickrules-sources-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&home).unwrap();
         let api = RuntimeApi::start(events);
-        let mut command = Command::new(BOOTSTRAP);
-        command
-            .env_clear()
-            .env("HOME", &home)
-            .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{}", api.port))
-            .env("AWS_LAMBDA_FUNCTION_NAME", "clickrules")
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("AWS_REGION", moto::REGION)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_ENDPOINT_URL", endpoint)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        for (name, value) in extra {
-            command.env(name, value);
-        }
+        let mut command = runtime_api::lambda_command(BOOTSTRAP, api.port, endpoint, &home);
+        command.stderr(Stdio::null()).envs(extra.iter().copied());
         let mut child = command.spawn().expect("start bootstrap");
         let stdout = child.stdout.take().expect("piped stdout");
         let lines = Arc::new(Mutex::new(Vec::new()));

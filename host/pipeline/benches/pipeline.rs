@@ -2,7 +2,8 @@
 //! press alone (outside any async runtime, as the CLI's local press calls it), the engine's
 //! press from inside a tokio runtime (as the Lambda's handler calls it: the press runs on a
 //! thread of its own there, see the engine's `off_runtime`), and a whole dry-run press through
-//! the [`Pipeline`], without and with the in-memory ledger.
+//! the [`Pipeline`], without and with the in-memory ledger, and with a shadow guest beside the
+//! active one (what the shadow adds, against the shadow's own time as its record reports it).
 //!
 //! `cargo bench -p clickrules-pipeline --bench pipeline` (add `-- --presses N`). Prints a
 //! Markdown table for BENCHMARKS.md. A bench binary rather than criterion because the targets
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use clickrules_engine::{Engine, EngineConfig};
 use clickrules_pipeline::{
-    ActionTargets, DryRunExecutor, FixedGuest, MemoryLedger, Pipeline, PressRequest,
+    ActionTargets, DryRunExecutor, FixedGuest, MemoryLedger, Pipeline, PressPolicy, PressRequest,
 };
 
 const EVENT: &[u8] =
@@ -85,7 +86,18 @@ fn main() {
         FixedGuest::builtin(&engine).expect("builtin source"),
         dry_run(),
     )
-    .with_ledger(MemoryLedger::new());
+    .with_ledger(MemoryLedger::new())
+    // The per-device rate limit would turn the bench's presses of one button away.
+    .with_policy(PressPolicy {
+        rate_limit_per_minute: 0,
+        ..PressPolicy::default()
+    });
+    let shadowed = Pipeline::new(
+        engine.clone(),
+        FixedGuest::builtin(&engine).expect("builtin source"),
+        dry_run(),
+    )
+    .with_shadow(Some(FixedGuest::builtin(&engine).expect("builtin source")));
 
     let mut rows: Vec<(&str, Stats)> = Vec::new();
     rows.push((
@@ -126,6 +138,19 @@ fn main() {
         }),
     ));
 
+    let mut shadow_us: Vec<u64> = Vec::with_capacity(presses);
+    rows.push((
+        "pipeline dry run, no ledger, shadow guest (the built-in one)",
+        sample(presses, || {
+            runtime.block_on(async {
+                let r = shadowed.press(PressRequest::new("bench", EVENT)).await;
+                assert!(r.record.ok, "{:?}", r.record.failure);
+                shadow_us.push(r.record.shadow.map_or(0, |s| s.duration_us));
+            })
+        }),
+    ));
+    shadow_us.sort_unstable();
+
     let base = rows[0].1.p50.as_secs_f64();
     println!("| warm press, built-in guest | p50 | p99 | mean | p50 / engine press |");
     println!("|---|---|---|---|---|");
@@ -138,4 +163,15 @@ fn main() {
             s.p50.as_secs_f64() / base
         );
     }
+    // The shadow runs in the press's task, after the decision is stored: what it adds to the
+    // press should be no more than its own time.
+    let added = rows[4].1.p50.as_secs_f64() - rows[2].1.p50.as_secs_f64();
+    let own = shadow_us[shadow_us.len() / 2] as f64 / 1e6;
+    println!();
+    println!(
+        "shadow: adds {} at p50; its own time (record) p50 {}; added / own {:.2}",
+        us(Duration::from_secs_f64(added.max(0.0))),
+        us(Duration::from_secs_f64(own)),
+        added / own
+    );
 }

@@ -180,6 +180,11 @@ pub trait Ledger: Send + Sync {
         end: End,
         record: &PressRecord,
     ) -> impl Future<Output = Result<(), LedgerError>> + Send;
+
+    /// Keeps, for history, a delivery that stored nothing itself: one that carried no press,
+    /// came from a device not allowed, or was answered from the ledger (a duplicate, a press
+    /// in progress). A stored press is never replaced; a duplicate is counted on it.
+    fn keep(&self, record: &PressRecord) -> impl Future<Output = Result<(), LedgerError>> + Send;
 }
 
 /// Whether a complete `stored` press under a device counter is an earlier press that reused
@@ -245,6 +250,10 @@ impl Ledger for NoLedger {
     }
 
     async fn end(&self, _: &Lease, _: End, _: &PressRecord) -> Result<(), LedgerError> {
+        Ok(())
+    }
+
+    async fn keep(&self, _: &PressRecord) -> Result<(), LedgerError> {
         Ok(())
     }
 }
@@ -317,5 +326,9 @@ impl<L: Ledger> Ledger for std::sync::Arc<L> {
         record: &PressRecord,
     ) -> impl Future<Output = Result<(), LedgerError>> + Send {
         (**self).end(lease, end, record)
+    }
+
+    fn keep(&self, record: &PressRecord) -> impl Future<Output = Result<(), LedgerError>> + Send {
+        (**self).keep(record)
     }
 }

@@ -32,11 +32,13 @@
 
 mod executor;
 mod failure;
+mod history;
 mod ledger;
 mod memory_ledger;
 mod policy;
 mod press;
 mod record;
+mod replay;
 mod sink;
 mod source;
 mod state;
@@ -48,6 +50,10 @@ pub use executor::{
     SnapshotTarget, snapshot_payload,
 };
 pub use failure::{Failure, SourceFailure};
+pub use history::{
+    DEFAULT_FAILED_RETENTION_DAYS, DEFAULT_OK_RETENTION_DAYS, Forgotten, History, HistoryEntry,
+    HistoryError, HistoryQuery, PressOutcome, Retention, Verdict, days, device_of, received_at_ms,
+};
 pub use ledger::{Claim, End, Lease, Ledger, LedgerError, NoLedger, is_earlier_press};
 pub use memory_ledger::MemoryLedger;
 pub use policy::{
@@ -57,8 +63,10 @@ pub use policy::{
 pub use press::{Delivery, Disposition, MAX_STATE_ATTEMPTS, Pipeline, PressRequest, PressResult};
 pub use record::{
     DecisionRecord, ErrorInfo, FallbackRecord, FetchKind, GuestRecord, LOGGED_STATE_VALUE_BYTES,
-    LedgerOutcome, LedgerRecord, OutcomeRecord, OutcomeStatus, PressRecord, StateRecord,
+    LedgerOutcome, LedgerRecord, OutcomeRecord, OutcomeStatus, PressRecord, ReplayRecord,
+    ShadowRecord, StateRecord,
 };
+pub use replay::ReplayCase;
 pub use sink::{DeadLetters, MemoryDeadLetters, MemorySink, NoDeadLetters, NoSink, RecordSink};
 pub use source::{CurrentGuest, FixedGuest, FixedGuestError, GuestSource, SourceError};
 pub use state::{DeviceKey, StateCommit, StoredState};

@@ -33,6 +33,8 @@ pub struct MemoryLedger {
     /// Presses per device per minute: `(device, minute) -> count`.
     rates: Mutex<HashMap<(DeviceKey, u64), u32>>,
     states: Mutex<HashMap<DeviceKey, StoredState>>,
+    /// Deliveries answered as duplicates, per press.
+    duplicates: Mutex<HashMap<String, u32>>,
     requests: AtomicU64,
 }
 
@@ -53,6 +55,16 @@ impl MemoryLedger {
             Entry::Running { record, .. } | Entry::Open { record, .. } => record.clone(),
             Entry::Complete { record } => Some(record.clone()),
         }
+    }
+
+    /// How many deliveries of a press were answered as duplicates.
+    pub fn duplicates(&self, press_id: &str) -> u32 {
+        self.duplicates
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(press_id)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// A device's committed state (a test reading it back).
@@ -297,5 +309,26 @@ impl Ledger for MemoryLedger {
         self.with_lease(lease, |stored| {
             Some(ended(end, lease.attempt, record, stored.is_some()))
         })
+    }
+
+    async fn keep(&self, record: &PressRecord) -> Result<(), LedgerError> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let mut entries = self.lock();
+        if entries.contains_key(&record.press_id) {
+            *self
+                .duplicates
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .entry(record.press_id.clone())
+                .or_default() += 1;
+        } else {
+            entries.insert(
+                record.press_id.clone(),
+                Entry::Complete {
+                    record: record.clone(),
+                },
+            );
+        }
+        Ok(())
     }
 }

@@ -7,20 +7,21 @@
 //! in-memory ones.
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clickrules_engine::{
-    Click, Decision, Engine, EventFormat, NormalisedEvent, PressError, Skipped,
-    normalise_event_with,
+    Click, Decision, DeviceState, Engine, EventFormat, NormalisedEvent, PressError, PressInputs,
+    PressSeed, Skipped, normalise_event_with,
 };
 
 use crate::executor::{ActionContext, ActionError, Executor};
 use crate::failure::{Failure, SourceFailure, press_error_info};
+use crate::history::Verdict;
 use crate::ledger::{Claim, End, Lease, Ledger, LedgerError, NoLedger};
 use crate::policy::PressPolicy;
 use crate::record::{
     DecisionRecord, ErrorInfo, FallbackRecord, LedgerOutcome, LedgerRecord, OutcomeRecord,
-    OutcomeStatus, PressRecord, StateRecord,
+    OutcomeStatus, PressRecord, ReplayRecord, ShadowRecord, StateRecord,
 };
 use crate::sink::{DeadLetters, NoDeadLetters, NoSink, RecordSink};
 use crate::source::{CurrentGuest, GuestSource, SourceError, source_info};
@@ -166,6 +167,9 @@ pub struct Pipeline<S, E, L = NoLedger, D = NoDeadLetters, R = NoSink> {
     sink: R,
     /// Decides when the configured guest fails (`CLICKRULES_ON_GUEST_ERROR=builtin`).
     fallback: Option<CurrentGuest>,
+    /// A candidate run on every press beside the active guest, never executed
+    /// (`CLICKRULES_SHADOW_GUEST`).
+    shadow: Option<S>,
     /// The deployment's zone, for `click.utc_offset_minutes`; UTC when `None`.
     zone: Option<Zone>,
     /// Which sources and devices are accepted, how often, and the dedupe window.
@@ -183,6 +187,7 @@ impl<S: GuestSource, E: Executor> Pipeline<S, E> {
             dead_letters: NoDeadLetters,
             sink: NoSink,
             fallback: None,
+            shadow: None,
             zone: None,
             policy: PressPolicy::default(),
         }
@@ -200,6 +205,7 @@ impl<S, E, L, D, R> Pipeline<S, E, L, D, R> {
             dead_letters: self.dead_letters,
             sink: self.sink,
             fallback: self.fallback,
+            shadow: self.shadow,
             zone: self.zone,
             policy: self.policy,
         }
@@ -215,6 +221,7 @@ impl<S, E, L, D, R> Pipeline<S, E, L, D, R> {
             dead_letters,
             sink: self.sink,
             fallback: self.fallback,
+            shadow: self.shadow,
             zone: self.zone,
             policy: self.policy,
         }
@@ -230,6 +237,7 @@ impl<S, E, L, D, R> Pipeline<S, E, L, D, R> {
             dead_letters: self.dead_letters,
             sink,
             fallback: self.fallback,
+            shadow: self.shadow,
             zone: self.zone,
             policy: self.policy,
         }
@@ -250,6 +258,18 @@ impl<S, E, L, D, R> Pipeline<S, E, L, D, R> {
     /// The press policy.
     pub fn policy(&self) -> &PressPolicy {
         &self.policy
+    }
+
+    /// Runs the guest `shadow` supplies on every press beside the active one: its decision is
+    /// recorded (and whether it differs), never executed, its state writes never committed.
+    pub fn with_shadow(mut self, shadow: Option<S>) -> Self {
+        self.shadow = shadow;
+        self
+    }
+
+    /// The shadow guest's source, when one is configured.
+    pub fn shadow(&self) -> Option<&S> {
+        self.shadow.as_ref()
     }
 
     /// Lets `guest` decide when the configured guest fails.
@@ -323,7 +343,8 @@ where
                     &parsed
                 }
                 Err(e) => {
-                    let record = PressRecord::new(request.request_id, self.executor.executes());
+                    let mut record = PressRecord::new(request.request_id, self.executor.executes());
+                    record.received_at_ms = received_at;
                     let failure = Failure::Press(PressError::Event(e));
                     return Delivery::of(vec![
                         self.finish(&request, started, record, Err(failure)).await,
@@ -335,6 +356,7 @@ where
         if event.presses.is_empty() {
             // A state report, a button-down edge, an unsupported gesture: recorded, not run.
             let mut record = PressRecord::new(request.request_id, self.executor.executes());
+            record.received_at_ms = received_at;
             record.event_format = Some(event.format);
             record.press_id = base_press_id(&request, event);
             record.skipped.clone_from(&event.skipped);
@@ -349,6 +371,7 @@ where
             let started = Instant::now();
             let mut record = PressRecord::new(request.request_id, self.executor.executes());
             record.event_format = Some(event.format);
+            record.received_at_ms = prepared.click.received_at_ms;
             let outcome = self.run(&request, &mut record, prepared).await;
             results.push(self.finish(&request, started, record, outcome).await);
         }
@@ -358,7 +381,8 @@ where
     /// Records a delivery turned away before it was a press (a forged or malformed HTTPS
     /// request): one record with `failure`, nothing run, nothing dead-lettered.
     pub async fn refuse(&self, request: PressRequest<'_>, failure: Failure) -> PressResult {
-        let record = PressRecord::new(request.request_id, self.executor.executes());
+        let mut record = PressRecord::new(request.request_id, self.executor.executes());
+        record.received_at_ms = request.received_at_ms.unwrap_or_else(now_ms);
         self.finish(&request, Instant::now(), record, Err(failure))
             .await
     }
@@ -432,6 +456,7 @@ where
             }
         }
         record.duration_us = started.elapsed().as_micros() as u64;
+        self.keep_for_history(&record).await;
         self.sink.record(&record);
         PressResult {
             record,
@@ -547,14 +572,23 @@ where
             }
         }
 
+        // The press's own seed: its guest's random bytes, kept so a replay sees the same.
+        let seed = PressSeed::fresh();
+        record.replay = Some(ReplayRecord {
+            seed,
+            settings: (**self.engine.settings()).clone(),
+        });
         // Decide, and store the decision with the device's new state in the same write.
         // Another press of the same device may commit its state first: then decide again on
         // the fresh state.
         let mut attempt = 1;
         loop {
-            let commit = match self.decide_and_check(&click, record, attempt).await {
+            let commit = match self.decide_and_check(&click, record, attempt, seed).await {
                 Ok(commit) => commit,
                 Err(failure) => {
+                    if record.decision.is_some() {
+                        self.run_shadow(request, &click, record, seed).await;
+                    }
                     self.end_early(request, &lease, &failure, record).await;
                     return Err(failure);
                 }
@@ -582,6 +616,9 @@ where
                 Err(e) => return Err(Failure::Ledger(e)),
             }
         }
+        // The active decision is stored: the shadow decides the same press now, and its
+        // record is stored with the press's end.
+        self.run_shadow(request, &click, record, seed).await;
         if record.actions().is_empty() {
             record.ok = true;
             self.ledger.end(&lease, End::Complete, record).await?;
@@ -597,8 +634,9 @@ where
         click: &Click,
         record: &mut PressRecord,
         attempt: u32,
+        seed: PressSeed,
     ) -> Result<Option<StateCommit>, Failure> {
-        let commit = self.decide(click.clone(), record, attempt).await?;
+        let commit = self.decide(click.clone(), record, attempt, seed).await?;
         self.executor.preflight(record.actions())?;
         Ok(commit)
     }
@@ -640,6 +678,7 @@ where
         click: Click,
         record: &mut PressRecord,
         attempt: u32,
+        seed: PressSeed,
     ) -> Result<Option<StateCommit>, Failure> {
         let current = match self.source.current().await {
             Ok(current) => current,
@@ -656,7 +695,7 @@ where
             },
         };
         record.guest = Some(current.record.clone());
-        let (mut decision, mut stored) = self.press_guest(&current, &click).await?;
+        let (mut decision, mut stored) = self.press_guest(&current, &click, seed).await?;
         if let (Some(error), Some(fallback), None) =
             (&decision.error, &self.fallback, &record.fallback)
             && error.is_guest_failure()
@@ -666,7 +705,7 @@ where
                 error: press_error_info(error),
             });
             warn_fallback(&error.to_string());
-            (decision, stored) = self.press_guest(fallback, &click).await?;
+            (decision, stored) = self.press_guest(fallback, &click, seed).await?;
             record.guest = Some(fallback.record.clone());
         }
         record.decision = Some(decision_record(&decision));
@@ -701,9 +740,17 @@ where
         &self,
         current: &CurrentGuest,
         click: &Click,
+        seed: PressSeed,
     ) -> Result<(Decision, Option<StoredState>), Failure> {
+        let inputs = PressInputs::seeded(seed);
         if !current.guest.uses_state() {
-            return Ok((self.engine.press_click(&current.guest, click.clone()), None));
+            let decision = self.engine.press_with(
+                &current.guest,
+                click.clone(),
+                &DeviceState::default(),
+                &inputs,
+            );
+            return Ok((decision, None));
         }
         if !self.ledger.is_on() {
             return Err(Failure::StateUnavailable {
@@ -713,8 +760,140 @@ where
         let stored = self.ledger.load_state(&DeviceKey::of(click)).await?;
         let decision =
             self.engine
-                .press_click_with_state(&current.guest, click.clone(), &stored.state);
+                .press_with(&current.guest, click.clone(), &stored.state, &inputs);
         Ok((decision, Some(stored)))
+    }
+
+    /// Runs the shadow guest on the press the active guest decided, with the same click, seed
+    /// and state, within its budget: its own limits, and never more than half the time left
+    /// before the press's deadline, so the actions after it still have theirs. Nothing it
+    /// decides is executed or committed; whatever befalls it is only recorded.
+    async fn run_shadow(
+        &self,
+        request: &PressRequest<'_>,
+        click: &Click,
+        record: &mut PressRecord,
+        seed: PressSeed,
+    ) {
+        let Some(shadow) = &self.shadow else {
+            return;
+        };
+        let started = Instant::now();
+        let limit = self.engine.limits().timeout;
+        let budget = match request.deadline_ms {
+            Some(deadline) => {
+                limit.min(Duration::from_millis(deadline.saturating_sub(now_ms()) / 2))
+            }
+            None => limit,
+        };
+        let active = record.verdict();
+        let failed = |kind: &str, message: String| Verdict {
+            actions: Vec::new(),
+            error: Some(kind.to_string()),
+            message: Some(message),
+            state_writes: Vec::new(),
+            state_read: Vec::new(),
+        };
+        let (guest, verdict) = match tokio::time::timeout(budget, shadow.current()).await {
+            Err(_) => (
+                None,
+                failed(
+                    "deadline",
+                    format!(
+                        "the shadow guest could not be obtained within its {} ms budget",
+                        budget.as_millis()
+                    ),
+                ),
+            ),
+            Ok(Err(e)) => (None, failed(e.kind(), e.to_string())),
+            Ok(Ok(current)) => {
+                let left = budget.saturating_sub(started.elapsed());
+                let verdict = self.press_shadow(&current, click, record, seed, left).await;
+                (Some(current.record), verdict)
+            }
+        };
+        let differs = active.as_ref().is_none_or(|a| a.differs_from(&verdict));
+        if differs {
+            tracing::info!(
+                press_id = %record.press_id,
+                shadow_error = verdict.error.as_deref().unwrap_or(""),
+                "the shadow guest decided differently"
+            );
+        }
+        record.shadow = Some(ShadowRecord {
+            guest,
+            verdict,
+            differs,
+            duration_us: started.elapsed().as_micros() as u64,
+            budget_ms: budget.as_millis() as u64,
+        });
+    }
+
+    /// The shadow's verdict on the press: the device's state as the active guest read it (or
+    /// read now, when only the shadow uses state).
+    async fn press_shadow(
+        &self,
+        current: &CurrentGuest,
+        click: &Click,
+        record: &PressRecord,
+        seed: PressSeed,
+        left: Duration,
+    ) -> Verdict {
+        let state = if !current.guest.uses_state() {
+            DeviceState::default()
+        } else if let Some(before) = record.state.as_ref().and_then(|s| s.before.clone()) {
+            before
+        } else if self.ledger.is_on() {
+            match tokio::time::timeout(left, self.ledger.load_state(&DeviceKey::of(click))).await {
+                Ok(Ok(stored)) => stored.state,
+                Ok(Err(e)) => return shadow_failed("ledger", e.to_string()),
+                Err(_) => {
+                    return shadow_failed(
+                        "deadline",
+                        "the shadow's device state could not be read within its budget".into(),
+                    );
+                }
+            }
+        } else {
+            return shadow_failed(
+                "state_unavailable",
+                format!(
+                    "the shadow guest {} uses device state, which needs the press ledger",
+                    current.record.uri
+                ),
+            );
+        };
+        if left.is_zero() {
+            return shadow_failed(
+                "deadline",
+                "no time was left in the shadow's budget to run it".into(),
+            );
+        }
+        let inputs = PressInputs {
+            seed,
+            settings: None,
+            timeout: Some(left),
+        };
+        let decision = self
+            .engine
+            .press_with(&current.guest, click.clone(), &state, &inputs);
+        Verdict::of_decision(&decision)
+    }
+
+    /// Keeps a delivery's record in history when the ledger did not store it itself.
+    async fn keep_for_history(&self, record: &PressRecord) {
+        let unstored = matches!(
+            record.ledger.outcome,
+            LedgerOutcome::Off | LedgerOutcome::Duplicate | LedgerOutcome::InProgress
+        );
+        // A request that was not even a known format (malformed, forged) is only logged: a
+        // flood of them must not fill the table.
+        if !self.ledger.is_on() || !unstored || record.event_format.is_none() {
+            return;
+        }
+        if let Err(e) = self.ledger.keep(record).await {
+            tracing::warn!(press_id = %record.press_id, error = %e, "could not keep the delivery in history");
+        }
     }
 
     /// Runs each action not done before, storing each outcome; the last write also ends the
@@ -811,11 +990,12 @@ where
                 Some(_) => End::Retry,
                 None => End::Complete,
             };
+            // The stored record says why the press failed, as the returned one does.
+            record.failure = failure.as_ref().map(Failure::info);
             if let Some(f) = &failure
                 && !f.is_retryable()
                 && self.dead_letters.is_on()
             {
-                record.failure = Some(f.info());
                 record.dead_lettered = self.send_dead_letter(request, record).await;
             }
             record.ok = failure.is_none();
@@ -926,6 +1106,16 @@ fn decision_record(d: &Decision) -> DecisionRecord {
         peak_memory_bytes: d.peak_memory_bytes,
         duration_us: d.duration_us,
         output: d.output.clone(),
+    }
+}
+
+fn shadow_failed(kind: &str, message: String) -> Verdict {
+    Verdict {
+        actions: Vec::new(),
+        error: Some(kind.to_string()),
+        message: Some(message),
+        state_writes: Vec::new(),
+        state_read: Vec::new(),
     }
 }
 

@@ -3,13 +3,16 @@
 //! its tables from it, and tests compare it. It is data: it serialises and parses back, so a
 //! stored record answers a duplicate delivery exactly.
 
+use std::collections::BTreeMap;
+
 use clickrules_engine::{
-    Action, Click, Contract, DeviceState, EventFormat, GuestFrame, LoadedFrom, Output, Skipped,
-    StateWrite,
+    Action, Click, Contract, DeviceState, EventFormat, GuestFrame, LoadedFrom, Output, PressSeed,
+    Skipped, StateWrite,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::executor::Receipt;
+use crate::history::Verdict;
 
 /// A failure as the record carries it: a stable kind and a message (typed errors are in
 /// [`Failure`](crate::Failure) for Rust callers).
@@ -193,6 +196,10 @@ pub struct PressRecord {
     pub press_id: String,
     /// Whether actions were really carried out (`false`: a dry run).
     pub executed: bool,
+    /// When the delivery was received, ms since the epoch: a delivery that carried no press
+    /// has no click, and still has a time in history.
+    #[serde(default)]
+    pub received_at_ms: u64,
     /// Whether the press succeeded as a whole.
     pub ok: bool,
     /// The format the event arrived in; absent when it was not recognised.
@@ -234,8 +241,44 @@ pub struct PressRecord {
     /// within the dedupe window (`CLICKRULES_DEDUPE_WINDOW_SECONDS`).
     #[serde(default, skip_serializing_if = "is_false")]
     pub device_counter: bool,
+    /// What the guest read besides its click and state, so the press can be replayed exactly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<ReplayRecord>,
+    /// What the shadow guest (`CLICKRULES_SHADOW_GUEST`) decided on the same press; never
+    /// executed, its state never committed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<ShadowRecord>,
     /// Host time for the whole press, in microseconds.
     pub duration_us: u64,
+}
+
+/// What a press read besides its click and device state: with them, everything a replay
+/// needs to see what the press saw.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplayRecord {
+    /// The seed of the guest's random bytes (its wall clock reads the click's time).
+    pub seed: PressSeed,
+    /// The deployment settings `host.config` served. The ledger keeps them; the logged line
+    /// leaves them out.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub settings: BTreeMap<String, String>,
+}
+
+/// What the shadow guest made of a press.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShadowRecord {
+    /// The shadow guest; absent when it could not be obtained.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guest: Option<GuestRecord>,
+    /// What it decided (its failure's kind when it failed or could not run).
+    pub verdict: Verdict,
+    /// Whether its decision differs from the active guest's.
+    pub differs: bool,
+    /// Host time it took, in microseconds (fetching it included).
+    pub duration_us: u64,
+    /// The time it was allowed, in milliseconds: its own limit, cut to what was left before
+    /// the press's deadline.
+    pub budget_ms: u64,
 }
 
 impl PressRecord {
@@ -245,6 +288,7 @@ impl PressRecord {
             request_id: request_id.to_string(),
             press_id: request_id.to_string(),
             executed,
+            received_at_ms: 0,
             ok: false,
             event_format: None,
             click: None,
@@ -258,7 +302,42 @@ impl PressRecord {
             dead_lettered: false,
             skipped: Vec::new(),
             device_counter: false,
+            replay: None,
+            shadow: None,
             duration_us: 0,
+        }
+    }
+
+    /// The verdict of the guest that decided, when one did.
+    pub fn verdict(&self) -> Option<Verdict> {
+        let decision = self.decision.as_ref()?;
+        Some(Verdict {
+            actions: decision.actions.clone(),
+            error: decision.error.as_ref().map(|e| e.kind.clone()),
+            message: decision.error.as_ref().map(|e| e.message.clone()),
+            state_writes: self
+                .state
+                .as_ref()
+                .map(|s| s.writes.clone())
+                .unwrap_or_default(),
+            state_read: self
+                .state
+                .as_ref()
+                .map(|s| s.read.clone())
+                .unwrap_or_default(),
+        })
+    }
+
+    /// The record as logged: the full state read and the settings stay in the ledger, values
+    /// are cut.
+    pub fn for_log(&self) -> PressRecord {
+        PressRecord {
+            state: self.state.as_ref().map(StateRecord::for_log),
+            replay: self.replay.as_ref().map(|r| ReplayRecord {
+                seed: r.seed,
+                settings: BTreeMap::new(),
+            }),
+            ..self.clone()
         }
     }
 

@@ -580,7 +580,7 @@ async fn two_concurrent_deliveries_of_one_press_execute_once() {
 }
 
 #[tokio::test]
-async fn the_request_budget_is_three_for_a_new_press_and_one_for_a_duplicate() {
+async fn the_request_budget_is_three_for_a_new_press_and_two_for_a_duplicate() {
     let engine = engine(&[]);
     let no_limit = clickrules_pipeline::PressPolicy {
         rate_limit_per_minute: 0,
@@ -591,8 +591,10 @@ async fn the_request_budget_is_three_for_a_new_press_and_one_for_a_duplicate() {
     press(&pipeline, "req-1", &traced("trace-b")).await;
     // Claim, decision (write-ahead), the outcome merged with completion.
     assert_eq!(pipeline.ledger().requests(), 3);
+    // The claim that finds it complete, and counting the delivery on it for history.
     press(&pipeline, "req-2", &traced("trace-b")).await;
-    assert_eq!(pipeline.ledger().requests(), 4);
+    assert_eq!(pipeline.ledger().requests(), 5);
+    assert_eq!(pipeline.ledger().duplicates("trace-b"), 1);
 
     // The per-device rate limit (on by default) counts each new press: one request more; a
     // duplicate is not counted.
@@ -600,7 +602,7 @@ async fn the_request_budget_is_three_for_a_new_press_and_one_for_a_duplicate() {
     press(&limited, "req-1", &traced("trace-b")).await;
     assert_eq!(limited.ledger().requests(), 4);
     press(&limited, "req-2", &traced("trace-b")).await;
-    assert_eq!(limited.ledger().requests(), 5);
+    assert_eq!(limited.ledger().requests(), 6);
 }
 
 /// An action no retry can fix: the press is dead-lettered (no pointless automatic retries), but
@@ -715,6 +717,12 @@ impl Ledger for Down {
         _: Option<(End, &PressRecord)>,
     ) -> Result<(), LedgerError> {
         unreachable_ledger()
+    }
+    async fn keep(&self, _: &PressRecord) -> Result<(), LedgerError> {
+        Err(LedgerError::Unavailable {
+            table: "presses".into(),
+            message: "connection refused".into(),
+        })
     }
     async fn end(&self, _: &Lease, _: End, _: &PressRecord) -> Result<(), LedgerError> {
         unreachable_ledger()

@@ -35,6 +35,12 @@ fn moto_server() -> Result<PathBuf, ProvisionError> {
         .clone()
 }
 
+/// The smallest valid zip (an end-of-central-directory record): code for functions moto stores
+/// and never runs.
+const EMPTY_ZIP: [u8; 22] = [
+    b'P', b'K', 5, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+];
+
 /// A running moto server, stopped when dropped.
 #[derive(Debug)]
 pub struct Moto {
@@ -189,15 +195,44 @@ impl Moto {
         Ok((status, body.to_string()))
     }
 
+    /// A deployed clickrules function named `name` with these environment variables, as the
+    /// CLI's `--function` reads them (its settings); 512 MB. moto stores it and never runs it.
+    pub async fn clickrules_function(
+        &self,
+        lambda: &aws_sdk_lambda::Client,
+        name: &str,
+        variables: &[(&str, &str)],
+    ) {
+        use aws_sdk_lambda::primitives::Blob;
+        use aws_sdk_lambda::types::{Environment, FunctionCode, Runtime};
+        let role = self.create_role(&format!("{name}-role"));
+        let mut environment = Environment::builder();
+        for (key, value) in variables {
+            environment = environment.variables(*key, *value);
+        }
+        lambda
+            .create_function()
+            .function_name(name)
+            .runtime(Runtime::Python312)
+            .role(role)
+            .handler("index.handler")
+            .memory_size(512)
+            .environment(environment.build())
+            .code(
+                FunctionCode::builder()
+                    .zip_file(Blob::new(EMPTY_ZIP.to_vec()))
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("create function");
+    }
+
     /// The snapshot function a deployment invokes (`name`), published with a `prod` alias as
     /// the original deployment's was. moto stores the code but, with Docker off, never runs it.
     pub async fn snapshot_function(&self, lambda: &aws_sdk_lambda::Client, name: &str) {
         use aws_sdk_lambda::primitives::Blob;
         use aws_sdk_lambda::types::{FunctionCode, Runtime};
-        // The smallest valid zip: an end-of-central-directory record.
-        const EMPTY_ZIP: [u8; 22] = [
-            b'P', b'K', 5, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        ];
         let role = self.create_role("clickrules-snapshot");
         lambda
             .create_function()

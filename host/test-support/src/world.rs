@@ -144,30 +144,11 @@ impl World {
         (topic_arn, raw, json)
     }
 
-    /// A press-ledger table as the template creates it: on demand, string key `pk`.
+    /// A press-ledger table as the template creates it: on demand, string key `pk`, and the
+    /// history indexes (one definition, [`clickrules_aws::ledger_table_request`]).
     pub async fn ledger_table(&self, name: &str) {
-        use aws_sdk_dynamodb::types::{
-            AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-        };
-        self.clients
-            .dynamodb
-            .create_table()
-            .table_name(name)
-            .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name("pk")
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .expect("attribute definition"),
-            )
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name("pk")
-                    .key_type(KeyType::Hash)
-                    .build()
-                    .expect("key schema"),
-            )
+        clickrules_aws::ledger_table_request(&self.clients.dynamodb, name)
+            .expect("the ledger table's definition")
             .send()
             .await
             .expect("create the ledger table");

@@ -4,7 +4,9 @@
 //! - `poll`: `wasi:io/poll.poll` on a clock pollable of `ms`;
 //! - `block`: `pollable.block` on a clock pollable of `ms`;
 //! - `random`: `get-random-bytes(bytes)`; `insecure-random`: `get-insecure-random-bytes(bytes)`;
-//! - `handles`: subscribes to `count` clock pollables and keeps them all.
+//! - `handles`: subscribes to `count` clock pollables and keeps them all;
+//! - `seen`: reads the wall clock and 8 bytes of each random source and says what it saw in
+//!   an `ignore` reason (a replayed press must see the same).
 
 wit_bindgen::generate!({ path: "../../../wit", world: "click-handler" });
 
@@ -48,6 +50,21 @@ impl Guest for WasiCalls {
                     .collect();
                 note = format!("{} handles", kept.len());
             }
+            "seen" => {
+                let now = wasip2::clocks::wall_clock::now();
+                let random = wasip2::random::random::get_random_bytes(8);
+                let insecure = wasip2::random::insecure::get_insecure_random_bytes(8);
+                let seed = wasip2::random::insecure_seed::insecure_seed();
+                note = format!(
+                    "wall {}.{:09} random {} insecure {} seed {:x}{:x}",
+                    now.seconds,
+                    now.nanoseconds,
+                    hex(&random),
+                    hex(&insecure),
+                    seed.0,
+                    seed.1
+                );
+            }
             other => return Err(format!("unknown call {other:?}")),
         }
         let mut actions = vec![Action::Snapshot("us-west-1".to_string())];
@@ -56,6 +73,10 @@ impl Guest for WasiCalls {
         }
         Ok(actions)
     }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 export!(WasiCalls);

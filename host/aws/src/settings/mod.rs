@@ -10,8 +10,9 @@ use clickrules_engine::{
     is_known_region, validate_region,
 };
 use clickrules_pipeline::{
-    ActionTargets, DEFAULT_SNAPSHOT_FUNCTION, DEFAULT_SNAPSHOT_QUALIFIER, InvocationType,
-    SnapshotTarget, Zone,
+    ActionTargets, DEFAULT_FAILED_RETENTION_DAYS, DEFAULT_OK_RETENTION_DAYS,
+    DEFAULT_SNAPSHOT_FUNCTION, DEFAULT_SNAPSHOT_QUALIFIER, InvocationType, Retention,
+    SnapshotTarget, Zone, days,
 };
 
 use crate::location::{GUEST_LOCATION_FORMS, GuestLocation};
@@ -29,6 +30,8 @@ pub const DEFAULT_LEDGER_RETENTION_HOURS: u64 = 168;
 /// Lambda retries an asynchronous event for up to 6 hours; a shorter retention would let a late
 /// retry run a press again.
 const MIN_LEDGER_RETENTION_HOURS: u64 = 6;
+/// Ten years: DynamoDB's TTL and the arithmetic on it stay far from overflow.
+const MAX_HISTORY_DAYS: u64 = 3660;
 /// A 32-bit guest cannot address more.
 const MAX_MEMORY_MB: u64 = 4096;
 
@@ -178,6 +181,9 @@ pub struct ArtifactPolicy {
 pub struct Settings {
     /// Where the guest comes from.
     pub guest: GuestLocation,
+    /// A candidate guest run beside the active one on every press (its actions never
+    /// executed, its state never committed); `None`: no shadow.
+    pub shadow_guest: Option<GuestLocation>,
     /// What `snapshot` invokes.
     pub snapshot: SnapshotTarget,
     /// Where `notify` publishes; `None` makes any press that notifies fail before acting.
@@ -199,6 +205,9 @@ pub struct Settings {
     pub ledger_table: Option<String>,
     /// How long the ledger keeps a press.
     pub ledger_retention: Duration,
+    /// How long press history keeps each kind of press (never less than `ledger_retention`,
+    /// which the ledger needs to recognise a redelivery).
+    pub history_retention: Retention,
     /// Where presses that cannot succeed on retry are sent; `None`: they fail their invocation.
     pub dead_letter_queue_url: Option<String>,
     /// The zone whose UTC offset guests see; `None`: UTC.
@@ -261,6 +270,15 @@ impl Settings {
             Some(v) => {
                 GuestLocation::parse(v).ok_or_else(|| invalid(GUEST, v, GUEST_LOCATION_FORMS))?
             }
+        };
+        // Empty counts as unset here (unlike CLICKRULES_GUEST, where empty is the built-in
+        // guest): a template leaves the variable empty to run no shadow.
+        let shadow_guest = match set(SHADOW_GUEST) {
+            None => None,
+            Some(v) => Some(
+                GuestLocation::parse(v)
+                    .ok_or_else(|| invalid(SHADOW_GUEST, v, GUEST_LOCATION_FORMS))?,
+            ),
         };
         let function = match get(SNAPSHOT_FUNCTION) {
             None => DEFAULT_SNAPSHOT_FUNCTION.to_string(),
@@ -405,6 +423,20 @@ impl Settings {
                 "whole hours from 6 (the longest Lambda retries an event) to 8784",
             ));
         }
+        let history_retention = Retention {
+            ok: days(number(
+                HISTORY_OK_DAYS,
+                DEFAULT_OK_RETENTION_DAYS,
+                MAX_HISTORY_DAYS,
+                "whole days from 1 to 3660 (default 7)",
+            )?),
+            failed: days(number(
+                HISTORY_FAILED_DAYS,
+                DEFAULT_FAILED_RETENTION_DAYS,
+                MAX_HISTORY_DAYS,
+                "whole days from 1 to 3660 (default 30)",
+            )?),
+        };
         let timezone = match set(TIMEZONE) {
             None => None,
             Some(name) => Some(Zone::parse(name).map_err(|_| {
@@ -440,6 +472,7 @@ impl Settings {
 
         Ok(Self {
             guest,
+            shadow_guest,
             snapshot: SnapshotTarget {
                 function,
                 qualifier,
@@ -454,6 +487,7 @@ impl Settings {
             guest_settings,
             ledger_table: set(LEDGER_TABLE).map(str::to_string),
             ledger_retention: Duration::from_secs(ledger_retention_hours * 3600),
+            history_retention,
             dead_letter_queue_url: set(DEAD_LETTER_QUEUE_URL).map(str::to_string),
             timezone,
             sources: sources::parse(env)?,

@@ -374,3 +374,71 @@ fn a_guest_setting_variable_wins_over_the_same_key_in_the_list() {
     assert_eq!(s.guest_settings["second_region"], "us-east-2");
     assert_eq!(s.guest_settings.len(), 2);
 }
+
+#[test]
+fn history_keeps_routine_presses_a_week_and_failures_a_month_unless_told() {
+    let s = settings(&[]).unwrap();
+    assert_eq!(s.history_retention, Retention::default());
+    assert_eq!(s.history_retention.ok, days(7));
+    assert_eq!(s.history_retention.failed, days(30));
+
+    let s = settings(&[(HISTORY_OK_DAYS, "2"), (HISTORY_FAILED_DAYS, " 90 ")]).unwrap();
+    assert_eq!(s.history_retention.ok, days(2));
+    assert_eq!(s.history_retention.failed, days(90));
+    // Empty is unset, as for every other number.
+    let s = settings(&[(HISTORY_OK_DAYS, "")]).unwrap();
+    assert_eq!(s.history_retention.ok, days(7));
+
+    for variable in [HISTORY_OK_DAYS, HISTORY_FAILED_DAYS] {
+        for bad in ["0", "-1", "seven", "1.5", "3661"] {
+            assert_eq!(
+                invalid_variable(&[(variable, bad)]),
+                variable,
+                "{variable}={bad}"
+            );
+        }
+        let message = settings(&[(variable, "0")]).unwrap_err().to_string();
+        assert!(
+            message.contains(variable) && message.contains("whole days from 1"),
+            "{message}"
+        );
+    }
+}
+
+#[test]
+fn a_shadow_guest_is_a_guest_location_and_unset_means_none() {
+    assert_eq!(settings(&[]).unwrap().shadow_guest, None);
+    assert_eq!(settings(&[(SHADOW_GUEST, " ")]).unwrap().shadow_guest, None);
+    assert_eq!(
+        settings(&[(SHADOW_GUEST, "s3://guests/candidate.wasm")])
+            .unwrap()
+            .shadow_guest,
+        Some(GuestLocation::S3(S3Uri {
+            bucket: "guests".into(),
+            key: "candidate.wasm".into(),
+        }))
+    );
+    assert_eq!(
+        settings(&[(SHADOW_GUEST, "/opt/candidate.wasm")])
+            .unwrap()
+            .shadow_guest,
+        Some(GuestLocation::Path("/opt/candidate.wasm".into()))
+    );
+    assert_eq!(
+        settings(&[(SHADOW_GUEST, "builtin:default")])
+            .unwrap()
+            .shadow_guest,
+        Some(GuestLocation::Builtin)
+    );
+    // The active guest is not affected.
+    assert_eq!(
+        settings(&[(SHADOW_GUEST, "s3://guests/candidate.wasm")])
+            .unwrap()
+            .guest,
+        GuestLocation::Builtin
+    );
+    assert_eq!(
+        invalid_variable(&[(SHADOW_GUEST, "s3://bucket-without-key")]),
+        SHADOW_GUEST
+    );
+}

@@ -27,6 +27,10 @@ variables! {
     GUEST = "CLICKRULES_GUEST",
         "the guest: `s3://bucket/key`, a path to a `.wasm`, or `builtin:default`",
         "the built-in default guest";
+    /// A candidate guest run beside the active one on every press, never acted on.
+    SHADOW_GUEST = "CLICKRULES_SHADOW_GUEST",
+        "a candidate guest run beside the active one on every press; its actions are never executed and its state never committed (same forms as `CLICKRULES_GUEST`)",
+        "none: no shadow";
     /// The function `snapshot` invokes.
     SNAPSHOT_FUNCTION = "CLICKRULES_SNAPSHOT_FUNCTION",
         "the function `snapshot` invokes (name or ARN)", "`scheduled_snapshot`";
@@ -66,6 +70,14 @@ variables! {
     /// How long the ledger keeps a finished press, in hours.
     LEDGER_RETENTION_HOURS = "CLICKRULES_LEDGER_RETENTION_HOURS",
         "hours the ledger keeps a press (at least the 6 h a retry can come)", "`168`";
+    /// Days history keeps a press that succeeded, was ignored or was no press.
+    HISTORY_OK_DAYS = "CLICKRULES_HISTORY_OK_DAYS",
+        "days press history keeps a press that did not fail; never less than the ledger retention",
+        "`7`";
+    /// Days history keeps a press that failed.
+    HISTORY_FAILED_DAYS = "CLICKRULES_HISTORY_FAILED_DAYS",
+        "days press history keeps a failed press; never less than the ledger retention",
+        "`30`";
     /// The IANA time zone whose UTC offset guests see with each press.
     TIMEZONE = "CLICKRULES_TIMEZONE",
         "IANA time zone (e.g. `Europe/Berlin`) of the UTC offset guests see, daylight saving included",

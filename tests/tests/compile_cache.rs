@@ -15,10 +15,12 @@ fn files_under(dir: &Path) -> usize {
         if path.is_dir() {
             stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
         } else if !path.file_name().is_some_and(|n| {
-            n.to_string_lossy().contains(".stats") || n.to_string_lossy().starts_with('.')
+            let n = n.to_string_lossy();
+            n.contains(".stats") || n.contains(".wip-") || n.starts_with('.')
         }) {
-            // Compiled entries only: the cache's worker also writes usage statistics (`.stats`)
-            // and its own bookkeeping files beside them, in the background.
+            // Compiled entries only: the cache's worker also writes usage statistics (`.stats`),
+            // lock and half-written files (`.wip-*`, removed by its cleanup later) and its own
+            // bookkeeping files beside them, in the background.
             count += 1;
         }
     }

@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use clickrules_engine::{Arch, Engine, Guest, GuestBytes, sha256_hex};
+use clickrules_engine::{
+    Arch, ArtifactExpectation, Engine, Guest, GuestBytes, TrustedKeys, sha256_hex,
+};
 use clickrules_pipeline::{CurrentGuest, FetchKind, FixedGuest, GuestSource};
 
 use crate::compile_memory::release_freed_heap;
@@ -46,9 +48,15 @@ pub async fn open_file(
 
 /// The built-in default guest (part of the binary: it needs no signature).
 pub fn open_builtin(engine: &Engine) -> Result<FixedGuest, GuestSourceError> {
-    let was_cached = engine
-        .cached(&sha256_hex(clickrules_builtin::DEFAULT_GUEST))
-        .is_some();
+    let sha256 = sha256_hex(clickrules_builtin::DEFAULT_GUEST);
+    if let Some(guest) = precompiled_builtin(engine, &sha256) {
+        return Ok(FixedGuest::loaded(CurrentGuest::new(
+            guest,
+            clickrules_builtin::DEFAULT_GUEST_URI,
+            FetchKind::Fixed,
+        )));
+    }
+    let was_cached = engine.cached(&sha256).is_some();
     let opened = FixedGuest::builtin(engine).map_err(|e| GuestSourceError::Load {
         uri: e.uri,
         error: e.error,
@@ -57,6 +65,32 @@ pub fn open_builtin(engine: &Engine) -> Result<FixedGuest, GuestSourceError> {
         release_freed_heap();
     }
     opened
+}
+
+/// The built-in guest from the native code the binary carries (see
+/// `clickrules_builtin::precompiled`), when the engine accepts it: the artifact was made for
+/// the default settings, and a deployment whose settings change the generated code compiles
+/// instead, saying why.
+fn precompiled_builtin(engine: &Engine, sha256: &str) -> Option<Arc<Guest>> {
+    let precompiled = clickrules_builtin::precompiled()?;
+    let keys: TrustedKeys = match precompiled.public_key.parse() {
+        Ok(keys) => keys,
+        Err(e) => {
+            tracing::warn!(error = %e, "the built-in guest's key is unreadable; compiling it");
+            return None;
+        }
+    };
+    let expected = ArtifactExpectation {
+        source_sha256: sha256,
+        location: clickrules_builtin::DEFAULT_GUEST_URI,
+    };
+    match engine.load_artifact(precompiled.artifact, &expected, &keys) {
+        Ok(guest) => Some(guest),
+        Err(e) => {
+            tracing::info!(reason = %e, "the built-in guest's precompiled code does not fit this engine; compiling it");
+            None
+        }
+    }
 }
 
 /// The source `CLICKRULES_GUEST` names: what the Lambda and the CLI build from a location.

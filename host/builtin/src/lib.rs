@@ -9,3 +9,30 @@ pub const DEFAULT_GUEST: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/defau
 
 /// How the built-in guest is named in decision records and messages.
 pub const DEFAULT_GUEST_URI: &str = "builtin:default";
+
+/// The built-in guest compiled at build time for this binary's architecture, signed by a key
+/// made for the build (the `precompiled` feature); `None` without the feature, or when the
+/// build could not compile for the target.
+pub fn precompiled() -> Option<Precompiled> {
+    #[cfg(feature = "precompiled")]
+    {
+        let artifact: &'static [u8] = include_bytes!(concat!(env!("OUT_DIR"), "/default.cwasm"));
+        let public_key: &'static str = include_str!(concat!(env!("OUT_DIR"), "/default.key"));
+        if !artifact.is_empty() {
+            return Some(Precompiled {
+                artifact,
+                public_key,
+            });
+        }
+    }
+    None
+}
+
+/// A signed artifact of the built-in guest and the key that verifies it.
+#[derive(Debug, Clone, Copy)]
+pub struct Precompiled {
+    /// The artifact (the engine's signed envelope around the native code).
+    pub artifact: &'static [u8],
+    /// The public key that signed it, as `TrustedKeys` parses it.
+    pub public_key: &'static str,
+}

@@ -627,3 +627,40 @@ async fn device_state_is_committed_once_per_press_through_bootstrap() {
     assert_eq!(line["record"]["state"]["writes"][0]["value"], "3");
     assert!(line["record"]["state"].get("before").is_none());
 }
+
+/// The built-in guest is compiled into the binary as native code for its own architecture:
+/// init loads that verified artifact and compiles nothing, and the init line reports each
+/// phase's time.
+#[tokio::test]
+async fn init_loads_the_built_in_guest_precompiled_and_compiles_nothing() {
+    let Some(world) = World::start("init_loads_the_built_in_guest_precompiled").await else {
+        return;
+    };
+    world.snapshot_function("scheduled_snapshot").await;
+    let (replies, logs) = run_bootstrap(
+        &world,
+        "precompiled",
+        &[],
+        vec![("req-1", fixture("iot-button-single.json"))],
+    )
+    .await;
+    let record = &replies[0].body;
+    assert_eq!(record["ok"], true, "{record:#}\n{logs}");
+    assert_eq!(record["guest"]["uri"], "builtin:default");
+    assert_eq!(
+        record["guest"]["loaded_from"], "signed_artifact",
+        "{record:#}"
+    );
+    let ready = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|l| l["message"] == "ready")
+        .unwrap_or_else(|| panic!("no ready line: {logs}"));
+    for phase in ["settings_ms", "sdk_ms", "engine_ms", "guest_ms", "init_ms"] {
+        assert!(ready[phase].is_number(), "{phase}: {ready}");
+    }
+    assert!(
+        !logs.contains("does not fit this engine; compiling it"),
+        "init compiled the built-in guest: {logs}"
+    );
+}

@@ -294,23 +294,42 @@ impl DynamoLedger {
     ) -> Result<(), LedgerError> {
         values.insert(":attempt".into(), number(u64::from(lease.attempt)));
         values.insert(":running".into(), AttributeValue::S(RUNNING.into()));
-        let condition = "attempt = :attempt AND #status = :running";
+        let held = "attempt = :attempt AND #status = :running";
+        if self
+            .update_if(&lease.press_id, &update, held, values)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(LedgerError::LostLease {
+                press_id: lease.press_id.clone(),
+            })
+        }
+    }
+
+    /// One `UpdateItem` of press `press_id` under `condition`, with the attribute names the
+    /// expressions use; `false` when the condition did not hold (nothing was written).
+    async fn update_if(
+        &self,
+        press_id: &str,
+        update: &str,
+        condition: &str,
+        values: Item,
+    ) -> Result<bool, LedgerError> {
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", Self::key(&lease.press_id))
+            .key("pk", Self::key(press_id))
             .condition_expression(condition)
-            .set_expression_attribute_names(Some(names_in(&[&update, condition])))
+            .set_expression_attribute_names(Some(names_in(&[update, condition])))
             .update_expression(update)
             .set_expression_attribute_values(Some(values))
             .send()
             .await;
         match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failure(&e) => Err(LedgerError::LostLease {
-                press_id: lease.press_id.clone(),
-            }),
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
             Err(e) => Err(self.error(&e)),
         }
     }
@@ -328,23 +347,13 @@ impl DynamoLedger {
             "SET #status = :complete, #record = :record, #ttl = :ttl, {}",
             history_attributes(record, now_ms(), &mut values)
         );
-        let condition = "attribute_not_exists(pk)";
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", Self::key(&record.press_id))
-            .condition_expression(condition)
-            .set_expression_attribute_names(Some(names_in(&[&update, condition])))
-            .update_expression(update)
-            .set_expression_attribute_values(Some(values))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(self.error(&e)),
-        }
+        self.update_if(
+            &record.press_id,
+            &update,
+            "attribute_not_exists(pk)",
+            values,
+        )
+        .await
     }
 
     /// Counts `record`'s delivery as a duplicate on the stored press it repeated. The stored
@@ -354,27 +363,19 @@ impl DynamoLedger {
             "ADD #{DUPLICATES} :one SET last_duplicate_request = :request, \
              last_duplicate_at = :now"
         );
+        let values = Item::from([
+            (":one".to_string(), number(1)),
+            (
+                ":request".to_string(),
+                AttributeValue::S(record.request_id.clone()),
+            ),
+            (":now".to_string(), number(now_ms())),
+        ]);
         // Only on an item that is there: a press forgotten or expired meanwhile is not
         // brought back as an item holding nothing but a count.
-        let condition = "attribute_exists(pk)";
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", Self::key(&record.press_id))
-            .condition_expression(condition)
-            .set_expression_attribute_names(Some(names_in(&[&update, condition])))
-            .update_expression(update)
-            .expression_attribute_values(":one", number(1))
-            .expression_attribute_values(":request", AttributeValue::S(record.request_id.clone()))
-            .expression_attribute_values(":now", number(now_ms()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failure(&e) => Ok(()),
-            Err(e) => Err(self.error(&e)),
-        }
+        self.update_if(&record.press_id, &update, "attribute_exists(pk)", values)
+            .await?;
+        Ok(())
     }
 
     /// The newest signed-artifact sequence loaded for the guest at `location`, by any instance.
@@ -498,28 +499,19 @@ impl DynamoLedger {
         if record.ok {
             return Ok(false);
         }
-        let stored = record_value(&record);
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", Self::key(press_id))
-            .update_expression("SET #status = :open, #failed = :record REMOVE #record")
-            // Only the press as read: a delivery that claimed it meanwhile keeps it.
-            .condition_expression("#status = :complete")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_names("#record", "record")
-            .expression_attribute_names("#failed", FAILED_RECORD)
-            .expression_attribute_values(":open", AttributeValue::S(OPEN.into()))
-            .expression_attribute_values(":complete", AttributeValue::S(COMPLETE.into()))
-            .expression_attribute_values(":record", stored)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(self.error(&e)),
-        }
+        let values = Item::from([
+            (":open".to_string(), AttributeValue::S(OPEN.into())),
+            (":complete".to_string(), AttributeValue::S(COMPLETE.into())),
+            (":record".to_string(), record_value(&record)),
+        ]);
+        // Only the press as read: a delivery that claimed it meanwhile keeps it.
+        self.update_if(
+            press_id,
+            &format!("SET #status = :open, #{FAILED_RECORD} = :record REMOVE #record"),
+            "#status = :complete",
+            values,
+        )
+        .await
     }
 }
 

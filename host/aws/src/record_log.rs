@@ -65,8 +65,19 @@ pub fn outcome(record: &PressRecord) -> String {
 pub fn record_line(record: &PressRecord, function: &str, timestamp_ms: u64) -> String {
     // The logged line lists the keys read and the writes, values cut; the full state read
     // and the settings stay in the ledger, where a replay reads them.
-    let logged = record.for_log();
-    let record = &logged;
+    let logged;
+    let record = if record.state.is_some()
+        || record
+            .replay
+            .as_ref()
+            .is_some_and(|r| !r.settings.is_empty())
+    {
+        logged = record.for_log();
+        &logged
+    } else {
+        // Nothing to leave out: no copy on the press's path.
+        record
+    };
     let executed = record
         .outcomes
         .iter()

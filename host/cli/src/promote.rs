@@ -10,41 +10,20 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 use clickrules_aws::{GuestLocation, S3Uri, Settings};
-use clickrules_engine::Arch;
 use clickrules_engine::text::escape_control;
 
-use crate::args::{EngineArgs, ProgressArgs, deployment};
+use crate::args::{EngineArgs, deployment};
 use crate::remote::{self, ObjectVersion};
-use crate::upload::{self, Republish};
+use crate::upload::{self, PublishArgs};
 
-/// What promote and rollback share with `upload`.
+/// What promote and rollback share.
 #[derive(Debug, Args)]
 pub struct RepublishArgs {
     /// The deployed function (NAME, NAME:ALIAS or ARN) whose guest changes.
     #[arg(long, value_name = "FUNCTION")]
     function: String,
-    /// Sign precompiled artifacts with this key (a new sequence: older artifacts stay refused).
-    #[arg(long, env = "CLICKRULES_SIGNING_KEY", value_name = "FILE")]
-    signing_key: Option<PathBuf>,
-    /// Architectures to precompile for (with --signing-key).
-    #[arg(long, value_delimiter = ',', default_values = ["arm64", "x86_64"])]
-    arch: Vec<Arch>,
-    /// Replay the last N real presses from the function's history in the diff shown first.
-    #[arg(long = "history", value_name = "N", default_value_t = crate::diff::DEFAULT_HISTORY_PRESSES)]
-    history_presses: usize,
-    /// Go ahead when decisions change, without asking (for scripts).
-    #[arg(long, short = 'y', conflicts_with = "refuse_changes")]
-    yes: bool,
-    /// Refuse when any decision changes.
-    #[arg(long)]
-    refuse_changes: bool,
-    /// Print the result as JSON.
-    #[arg(long)]
-    json: bool,
     #[command(flatten)]
-    engine: EngineArgs,
-    #[command(flatten)]
-    output: ProgressArgs,
+    publish: PublishArgs,
 }
 
 #[derive(Debug, Args)]
@@ -67,7 +46,7 @@ pub struct RollbackArgs {
 }
 
 pub fn promote(args: PromoteArgs) -> anyhow::Result<ExitCode> {
-    let common = &args.common;
+    let common = args.common;
     let deployed = deployment(Some(&common.function), &EngineArgs::default())?;
     let active = active_location(&common.function, &deployed.settings)?;
     let shadow = match &deployed.settings.shadow_guest {
@@ -85,7 +64,7 @@ pub fn promote(args: PromoteArgs) -> anyhow::Result<ExitCode> {
         ),
     };
     let bytes = remote::download(&shadow, None)?;
-    if !common.json && !common.output.quiet {
+    if !common.publish.json && !common.publish.output.quiet {
         eprintln!(
             "promoting  {shadow} (sha256 {}) to {active}",
             short(&clickrules_engine::sha256_hex(&bytes))
@@ -95,7 +74,7 @@ pub fn promote(args: PromoteArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn rollback(args: RollbackArgs) -> anyhow::Result<ExitCode> {
-    let common = &args.common;
+    let common = args.common;
     let deployed = deployment(Some(&common.function), &EngineArgs::default())?;
     let active = active_location(&common.function, &deployed.settings)?;
     let versions = remote::versions(&active)?;
@@ -114,7 +93,7 @@ pub fn rollback(args: RollbackArgs) -> anyhow::Result<ExitCode> {
             target.version_id
         );
     }
-    if !common.json && !common.output.quiet {
+    if !common.publish.json && !common.publish.output.quiet {
         eprintln!(
             "rolling back {active} to version {} (sha256 {})",
             escape_control(&target.version_id),
@@ -208,26 +187,19 @@ fn version_table(versions: &[ObjectVersion]) -> String {
 
 /// Uploads `bytes` to `active` as `upload` would: check, diff, confirm, sign, put.
 fn republish(
-    common: &RepublishArgs,
+    common: RepublishArgs,
     active: &S3Uri,
     bytes: Vec<u8>,
     from: &str,
 ) -> anyhow::Result<ExitCode> {
     let copy = TempCopy::write(&bytes)?;
-    upload::republish(Republish {
-        guest: copy.path.clone(),
-        label: from.to_string(),
-        destination: active.clone(),
-        function: common.function.clone(),
-        signing_key: common.signing_key.clone(),
-        arch: common.arch.clone(),
-        history_presses: common.history_presses,
-        yes: common.yes,
-        refuse_changes: common.refuse_changes,
-        json: common.json,
-        engine: common.engine.clone(),
-        output: common.output,
-    })
+    upload::republish(
+        copy.path.clone(),
+        from.to_string(),
+        active,
+        &common.function,
+        common.publish,
+    )
 }
 
 /// The bytes in a file of their own for the upload to read, removed afterwards.

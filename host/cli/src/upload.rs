@@ -31,13 +31,6 @@ pub struct UploadArgs {
     /// on the command line override either.
     #[arg(long, value_name = "FUNCTION")]
     function: Option<String>,
-    /// Sign precompiled artifacts with this key (see `clickrules key new`), so the Lambda loads
-    /// native code instead of compiling the guest on each cold start.
-    #[arg(long, env = "CLICKRULES_SIGNING_KEY", value_name = "FILE")]
-    signing_key: Option<PathBuf>,
-    /// Architectures to precompile for (with --signing-key).
-    #[arg(long, value_delimiter = ',', default_values = ["arm64", "x86_64"])]
-    arch: Vec<Arch>,
     /// The Lambda's memory (its MemorySize, MB): warn before uploading an unsigned guest whose
     /// compile would not fit in it (the Lambda then refuses to compile it). Default with
     /// --function: the function's.
@@ -45,33 +38,49 @@ pub struct UploadArgs {
     function_memory_mb: Option<u64>,
     #[command(flatten)]
     sweep: SweepArgs,
-    /// Before uploading, replay the check sweep and the last N real presses through this
-    /// guest and the one now at the destination, and show the presses whose decisions change
-    /// (0: the sweep only). History comes from --table, --state, or the function's ledger.
-    #[arg(long = "history", value_name = "N", default_value_t = crate::diff::DEFAULT_HISTORY_PRESSES)]
-    history_presses: usize,
     /// Read history from this ledger table.
     #[arg(long, value_name = "TABLE", conflicts_with = "state")]
     table: Option<String>,
     /// Read the local history kept by `press --state FILE`.
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
-    /// Upload even when decisions change, without asking (for scripts).
-    #[arg(long, short = 'y', conflicts_with = "refuse_changes")]
-    yes: bool,
-    /// Refuse to upload when any decision changes (for CI).
-    #[arg(long)]
-    refuse_changes: bool,
-    /// Print the result as JSON.
-    #[arg(long)]
-    json: bool,
     #[command(flatten)]
-    engine: EngineArgs,
-    #[command(flatten)]
-    output: ProgressArgs,
+    publish: PublishArgs,
     /// What the guest is, in messages, when `guest` is a temporary copy (promote, rollback).
     #[arg(skip)]
     label: Option<String>,
+}
+
+/// What an upload shares with `promote` and `rollback`, which upload bytes from elsewhere:
+/// signing, the diff shown first and how to answer it, output, settings.
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// Sign precompiled artifacts with this key (see `clickrules key new`), so the Lambda loads
+    /// native code instead of compiling the guest on each cold start; a new sequence, so older
+    /// artifacts stay refused.
+    #[arg(long, env = "CLICKRULES_SIGNING_KEY", value_name = "FILE")]
+    pub signing_key: Option<PathBuf>,
+    /// Architectures to precompile for (with --signing-key).
+    #[arg(long, value_delimiter = ',', default_values = ["arm64", "x86_64"])]
+    pub arch: Vec<Arch>,
+    /// Before uploading, replay the check sweep and the last N real presses through this
+    /// guest and the one now at the destination, and show the presses whose decisions change
+    /// (0: the sweep only). History comes from --table, --state, or the function's ledger.
+    #[arg(long = "history", value_name = "N", default_value_t = crate::diff::DEFAULT_HISTORY_PRESSES)]
+    pub history_presses: usize,
+    /// Go ahead even when decisions change, without asking (for scripts).
+    #[arg(long, short = 'y', conflicts_with = "refuse_changes")]
+    pub yes: bool,
+    /// Refuse when any decision changes (for CI).
+    #[arg(long)]
+    pub refuse_changes: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    #[command(flatten)]
+    pub output: ProgressArgs,
 }
 
 impl UploadArgs {
@@ -83,49 +92,30 @@ impl UploadArgs {
     }
 }
 
-/// An upload of bytes that came from elsewhere (the shadow guest, an earlier version):
-/// checked, compared, confirmed and signed like any upload.
-#[derive(Debug)]
-pub struct Republish {
-    /// A local copy of the bytes.
-    pub guest: PathBuf,
-    /// Where they came from, for messages.
-    pub label: String,
-    pub destination: S3Uri,
-    pub function: String,
-    pub signing_key: Option<PathBuf>,
-    pub arch: Vec<Arch>,
-    pub history_presses: usize,
-    pub yes: bool,
-    pub refuse_changes: bool,
-    pub json: bool,
-    pub engine: EngineArgs,
-    pub output: ProgressArgs,
-}
-
-/// Runs the upload of `republish`.
-pub fn republish(republish: Republish) -> anyhow::Result<ExitCode> {
+/// Uploads `guest` (a local copy of bytes from elsewhere: the shadow guest, an earlier
+/// version, named `label` in messages) to `destination` for `function`: checked, compared,
+/// confirmed and signed like any upload.
+pub fn republish(
+    guest: PathBuf,
+    label: String,
+    destination: &S3Uri,
+    function: &str,
+    publish: PublishArgs,
+) -> anyhow::Result<ExitCode> {
     run(UploadArgs {
-        guest: republish.guest,
-        destination: republish.destination.to_string(),
-        function: Some(republish.function),
-        signing_key: republish.signing_key,
-        arch: republish.arch,
+        guest,
+        destination: destination.to_string(),
+        function: Some(function.to_string()),
         function_memory_mb: None,
         sweep: SweepArgs {
             serials: Vec::new(),
             events: Vec::new(),
             sources: Vec::new(),
         },
-        history_presses: republish.history_presses,
         table: None,
         state: None,
-        yes: republish.yes,
-        refuse_changes: republish.refuse_changes,
-        json: republish.json,
-        engine: republish.engine,
-        output: republish.output,
-        label: Some(republish.label),
+        publish,
+        label: Some(label),
     })
 }
 
@@ -141,12 +131,13 @@ pub fn run(args: UploadArgs) -> anyhow::Result<ExitCode> {
     };
     // Read the key and the events before the slow part, so a wrong path fails at once.
     let signer = args
+        .publish
         .signing_key
         .as_deref()
         .map(key::read_signer)
         .transpose()?;
     let sweep = args.sweep.sweep(UPLOAD_CHECK_SERIAL, false)?;
-    let mut deployment = deployment(args.function.as_deref(), &args.engine)?;
+    let mut deployment = deployment(args.function.as_deref(), &args.publish.engine)?;
     if let Some(name) = &args.function {
         if let Some(warning) = destination_warning(name, &deployment.settings.guest, &target) {
             eprintln!("warning: {warning}");
@@ -164,7 +155,7 @@ pub fn run(args: UploadArgs) -> anyhow::Result<ExitCode> {
     // The same checks a user runs by hand, through the pipeline the deployment runs, under
     // its settings.
     deployment.settings.guest = GuestLocation::Path(args.guest.clone());
-    let progress = args.output.progress(args.json);
+    let progress = args.publish.output.progress(args.publish.json);
     let runtime = remote::runtime()?;
     let (composed, checked) = runtime.block_on(async {
         let step = check::compile_step(&progress, &deployment.settings.guest);
@@ -181,7 +172,7 @@ pub fn run(args: UploadArgs) -> anyhow::Result<ExitCode> {
     })?;
     drop(runtime);
     if !checked.passed() {
-        if args.json {
+        if args.publish.json {
             render::emit(&checked.json()?)?;
         } else {
             render::emit(&checked.table()?)?;
@@ -242,7 +233,7 @@ pub fn run(args: UploadArgs) -> anyhow::Result<ExitCode> {
     // changes, so the other order would make the next cold start compile.
     let mut objects = Vec::new();
     let mut arches: Vec<Arch> = Vec::new();
-    for arch in &args.arch {
+    for arch in &args.publish.arch {
         if !arches.contains(arch) {
             arches.push(*arch);
         }
@@ -264,7 +255,7 @@ pub fn run(args: UploadArgs) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("cannot precompile {}", args.name()))?;
             // The `precompiled` line below says it on stdout.
             step.clear();
-            if !args.json {
+            if !args.publish.json {
                 render::emit(&format!(
                     "precompiled {arch} in {} ms ({}), signed by key {}\n",
                     start.elapsed().as_millis(),
@@ -292,7 +283,7 @@ pub fn run(args: UploadArgs) -> anyhow::Result<ExitCode> {
     let uploaded = remote::upload(objects, &progress)?;
     let guest = uploaded.last().expect("the guest is always uploaded");
 
-    if args.json {
+    if args.publish.json {
         let report = serde_json::json!({
             "settings": &deployment.source,
             "guest": guest,
@@ -347,10 +338,10 @@ fn upload_diff(
     composed: &clickrules_aws::Composed<clickrules_pipeline::NoSink>,
     progress: &crate::progress::Progress,
 ) -> anyhow::Result<Option<Compared>> {
-    let records = if args.history_presses == 0 {
+    let records = if args.publish.history_presses == 0 {
         Vec::new()
     } else {
-        recent_records(history, settings, args.history_presses)?
+        recent_records(history, settings, args.publish.history_presses)?
     };
     let runtime = remote::runtime()?;
     runtime.block_on(async {
@@ -382,7 +373,10 @@ fn upload_diff(
             args.sweep.serials.clone()
         };
         let mut cases = compare::sweep_cases(&serials, check::now_ms());
-        cases.extend(compare::history_cases(records, args.history_presses));
+        cases.extend(compare::history_cases(
+            records,
+            args.publish.history_presses,
+        ));
         Ok(Some(compare::compare(
             &active, &candidate, &cases, progress,
         )))
@@ -402,7 +396,7 @@ fn is_missing(e: &anyhow::Error) -> bool {
 /// `--yes` accepts, a terminal is asked, anything else refuses (a script must say which).
 fn confirm_changes(args: &UploadArgs, compared: &Compared) -> anyhow::Result<bool> {
     use std::io::IsTerminal as _;
-    if args.refuse_changes {
+    if args.publish.refuse_changes {
         eprintln!(
             "error: not uploading {}: {} (--refuse-changes)",
             args.name(),
@@ -410,7 +404,7 @@ fn confirm_changes(args: &UploadArgs, compared: &Compared) -> anyhow::Result<boo
         );
         return Ok(false);
     }
-    if args.yes {
+    if args.publish.yes {
         return Ok(true);
     }
     if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
